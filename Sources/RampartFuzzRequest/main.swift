@@ -1,0 +1,2 @@
+import KafkaProtocol
+print("todo")

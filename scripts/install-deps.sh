@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Rampart builds and tests with. Idempotent; runs apt only when something
+# is missing. As a non-root user it prints the apt command instead.
+set -euo pipefail
+packages=(pkg-config libssl-dev libsasl2-dev libsasl2-modules zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev kcat)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing packages: ${missing[*]}" >&2
+  echo "run: sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq "${missing[@]}" >/dev/null
