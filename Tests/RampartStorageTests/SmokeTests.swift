@@ -1,0 +1,4 @@
+import Testing
+@testable import RampartStorage
+
+@Test func smoke() { #expect(Bool(true)) }
