@@ -359,8 +359,8 @@ final class LogSegment {
 
     /// Removes the segment's files: the `.log` is first renamed to `.log.deleted` so a crash half-way
     /// leaves no segment that looks live (leftover `.deleted` and orphan index files are removed at load).
-    func deleteFiles() throws {
-        close()
+    func deleteFiles(closeHandles: Bool) throws {
+        if closeHandles { close() }
         let deleted = logPath + ".deleted"
         try fs.rename(logPath, to: deleted)
         try fs.removeFileIfExists(indexPath)
