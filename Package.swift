@@ -55,6 +55,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "RampartMetadata", swiftSettings: swiftSettings),
+        .target(name: "RampartServer", swiftSettings: swiftSettings),
         .executableTarget(
             name: "RampartProtocolBench",
             dependencies: ["KafkaProtocol", .product(name: "NIOCore", package: "swift-nio")],
@@ -76,6 +77,7 @@ let package = Package(
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "RampartServerTests", dependencies: ["RampartServer"], swiftSettings: swiftSettings),
         .testTarget(name: "RampartMetadataTests", dependencies: ["RampartMetadata"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RampartStorageTests",
