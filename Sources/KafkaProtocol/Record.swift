@@ -108,6 +108,7 @@ public struct Record: Hashable, Sendable {
         guard headerCount >= 0 else { throw KafkaProtocolError.corruptRecord("negative header count \(headerCount)") }
         // Walk the headers to validate and delimit them; they are decoded again only if someone asks.
         let headersStart = body.readerIndex
+        let beforeHeaders = body
         for _ in 0..<headerCount {
             let keyLength = try body.readKafkaVarint("record header key length")
             guard keyLength >= 0, Int(keyLength) <= body.readableBytes else {
@@ -117,7 +118,7 @@ public struct Record: Hashable, Sendable {
             _ = try body.readRecordNullableBytes("record header value")
         }
         let headers = RecordHeaders(
-            count: Int(headerCount), encoded: body.getSlice(at: headersStart, length: body.readerIndex - headersStart)!)
+            count: Int(headerCount), encoded: beforeHeaders.getSlice(at: headersStart, length: body.readerIndex - headersStart)!)
         return Record(
             offsetDelta: offsetDelta, timestampDelta: timestampDelta, key: key, value: value, headers: headers,
             attributes: attributes)
@@ -195,10 +196,17 @@ public struct RecordHeaders: Hashable, Sendable, Sequence, ExpressibleByArrayLit
             remaining -= 1
             // Parsed records were validated while reading, and built ones were encoded by us, so the
             // bytes are well formed; stop rather than trap if they are not.
-            guard let keyLength = try? buffer.readKafkaVarint("header key length"), keyLength >= 0,
-                let keyBytes = buffer.readSlice(length: Int(keyLength)),
-                let value = try? buffer.readRecordNullableBytes("header value")
-            else {
+            let keyBytes: ByteBuffer
+            let value: ByteBuffer?
+            do {
+                let keyLength = try buffer.readKafkaVarint("header key length")
+                guard keyLength >= 0, let key = buffer.readSlice(length: Int(keyLength)) else {
+                    remaining = 0
+                    return nil
+                }
+                keyBytes = key
+                value = try buffer.readRecordNullableBytes("header value")
+            } catch {
                 remaining = 0
                 return nil
             }
