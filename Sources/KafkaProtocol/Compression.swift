@@ -4,7 +4,8 @@ import NIOCore
 ///
 /// Every codec compresses and decompresses whole `ByteBuffer`s. Decompression takes a caller-supplied
 /// bound on the output size so a small hostile payload (a "zip bomb") cannot exhaust memory: output
-/// beyond `maxSize` bytes is an error, and no buffer larger than `maxSize + 1` bytes is ever allocated.
+/// beyond `maxSize` bytes is an error, detected as it is produced, and the output buffer never grows past
+/// the power of two above `maxSize` (NIO rounds capacities up to powers of two).
 ///
 /// Formats, as Kafka clients use them:
 /// - `gzip`: RFC 1952 on write; gzip (including concatenated members) or zlib on read.
@@ -74,7 +75,8 @@ public enum CompressionCodec: Int16, Hashable, Sendable, CaseIterable, CustomStr
     }
 }
 
-/// A growing output buffer for streaming decompressors that never holds more than `maxSize + 1` bytes.
+/// A growing output buffer for streaming decompressors that never writes more than `maxSize + 1` bytes
+/// (one past the bound, to detect overflow).
 struct DecompressionOutput {
     private(set) var buffer: ByteBuffer
     let maxSize: Int

@@ -45,7 +45,11 @@ public struct RecordBatch: Hashable, Sendable {
         partitionLeaderEpoch: Int32 = -1, allocator: ByteBufferAllocator = ByteBufferAllocator()
     ) throws {
         guard records.count <= Int(Int32.max) else { throw KafkaProtocolError.invalidLength("record count", records.count) }
-        var uncompressed = allocator.buffer(capacity: records.reduce(0) { $0 + $1.encodedSize })
+        let uncompressedSize = records.reduce(0) { $0 + $1.encodedSize }
+        guard uncompressedSize <= Int(Int32.max) - RecordBatchHeader.size else {
+            throw KafkaProtocolError.invalidLength("records of a batch", uncompressedSize)
+        }
+        var uncompressed = allocator.buffer(capacity: uncompressedSize)
         for record in records { record.write(to: &uncompressed) }
         let payload = try compression.compress(uncompressed, level: compressionLevel, allocator: allocator)
         let batchLength = RecordBatchHeader.size - RecordBatchHeader.logOverhead + payload.readableBytes
@@ -152,8 +156,9 @@ public struct RecordBatch: Hashable, Sendable {
         let count = Int(header.recordsCount)
         guard count >= 0 else { throw KafkaProtocolError.corruptRecord("negative record count \(count)") }
         let codec = try compression
-        if count == 0 && payload.readableBytes == 0 { return RecordIterator(buffer: payload, remainingCount: 0) }
-        let records = try codec.decompress(payload, maxSize: maxUncompressedSize, allocator: allocator)
+        // An uncompressed section is iterated in place: nothing is allocated, so the bound does not apply.
+        let records = codec == .none || (count == 0 && payload.readableBytes == 0)
+            ? payload : try codec.decompress(payload, maxSize: maxUncompressedSize, allocator: allocator)
         // Every record takes at least 7 bytes; reject impossible counts before reading any.
         guard count <= records.readableBytes / Record.minimumEncodedSize else {
             throw KafkaProtocolError.corruptRecord(
