@@ -1,29 +1,4 @@
-/// A Kafka wire error code, as carried in response `error_code` fields.
-public struct KafkaErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-    public var rawValue: Int16
-    public init(rawValue: Int16) { self.rawValue = rawValue }
-
-    /// `OFFSET_OUT_OF_RANGE` (1): the requested offset is below the log start or above the log end.
-    public static let offsetOutOfRange = KafkaErrorCode(rawValue: 1)
-    /// `CORRUPT_MESSAGE` (2): a CRC mismatch or a malformed batch.
-    public static let corruptMessage = KafkaErrorCode(rawValue: 2)
-    /// `MESSAGE_TOO_LARGE` (10): one batch exceeds `max.message.bytes`.
-    public static let messageTooLarge = KafkaErrorCode(rawValue: 10)
-    /// `RECORD_LIST_TOO_LARGE` (18): the batches of one append exceed `segment.bytes`.
-    public static let recordListTooLarge = KafkaErrorCode(rawValue: 18)
-    /// `KAFKA_STORAGE_ERROR` (56): the disk failed or the partition is offline.
-    public static let kafkaStorageError = KafkaErrorCode(rawValue: 56)
-    /// `UNSUPPORTED_COMPRESSION_TYPE` (76).
-    public static let unsupportedCompressionType = KafkaErrorCode(rawValue: 76)
-    /// `INVALID_RECORD` (87): the batch is well formed but breaks a broker rule.
-    public static let invalidRecord = KafkaErrorCode(rawValue: 87)
-    /// `UNKNOWN_TOPIC_OR_PARTITION` (3).
-    public static let unknownTopicOrPartition = KafkaErrorCode(rawValue: 3)
-    /// `UNKNOWN_SERVER_ERROR` (-1).
-    public static let unknownServerError = KafkaErrorCode(rawValue: -1)
-
-    public var description: String { "\(rawValue)" }
-}
+import KafkaProtocol
 
 /// An error from the partition log.
 ///
@@ -67,13 +42,13 @@ public struct StorageError: Error, Hashable, CustomStringConvertible, Sendable {
     /// The Kafka error code the broker returns for this error.
     public var kafkaErrorCode: Int16 { kafkaError.rawValue }
 
-    /// The Kafka error code as a typed value.
+    /// The Kafka error code as a typed value (`KafkaProtocol.KafkaErrorCode`).
     public var kafkaError: KafkaErrorCode {
         switch base {
         case .offsetOutOfRange: return .offsetOutOfRange
         case .corruptBatch: return .corruptMessage
         case .invalidRecord: return .invalidRecord
-        case .messageTooLarge: return .messageTooLarge
+        case .messageTooLarge: return .messageSizeTooLarge
         case .recordListTooLarge: return .recordListTooLarge
         case .unsupportedCompression: return .unsupportedCompressionType
         case .noSpace, .io, .offline, .corruptLog, .closed: return .kafkaStorageError

@@ -1,4 +1,0 @@
-import Testing
-@testable import RampartStorage
-
-@Test func smoke() { #expect(Bool(true)) }
