@@ -166,6 +166,8 @@ final class LogSegment {
             observe(summary)
             return true
         }
+        // As Kafka does, end with an entry for the segment's largest timestamp.
+        if maxTimestamp >= 0 { try timeIndex.maybeAppend(timestamp: maxTimestamp, offset: offsetOfMaxTimestamp) }
         switch end {
         case .endOfLog: return .valid
         case .stopped(let position): return .invalid(position: position, problem: problem ?? .truncated)

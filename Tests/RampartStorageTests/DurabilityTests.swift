@@ -1,0 +1,118 @@
+import KafkaProtocol
+import NIOCore
+import Testing
+@testable import RampartStorage
+
+@Suite struct DurabilityTests {
+    @Test func concurrentFlushedAppendsShareFsyncs() async throws {
+        let fs = FaultInjectingFileSystem()
+        let manager = try await makeManager(fs: fs)
+        let log = try await manager.createLog(tp0)
+        fs.setSyncDelay(.milliseconds(20))
+        let before = fs.syncCount(pathSuffix: ".log")
+        let n = 40
+        let results = try await withThrowingTaskGroup(of: AppendResult.self) { group in
+            for i in 0..<n {
+                group.addTask { try await log.append(Batches.simple(count: 2, tag: "\(i)"), durability: .flushed) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        fs.setSyncDelay(.zero)
+        let syncs = fs.syncCount(pathSuffix: ".log") - before
+        #expect(Set(results.map(\.baseOffset)).count == n)
+        #expect(results.allSatisfy { $0.lastOffset < 2 * Int64(n) })
+        #expect(syncs >= 1)
+        #expect(syncs < n / 4, "\(syncs) fsyncs for \(n) acks=all appends")
+        #expect(await log.recoveryPoint == 2 * Int64(n))
+    }
+
+    @Test func writtenAppendsDoNotWaitForFsync() async throws {
+        let fs = FaultInjectingFileSystem()
+        let manager = try await makeManager(fs: fs)
+        let log = try await manager.createLog(tp0)
+        let before = fs.syncCount(pathSuffix: ".log")
+        for i in 0..<5 { _ = try await log.append(Batches.simple(count: 1, tag: "\(i)"), durability: .written) }
+        #expect(fs.syncCount(pathSuffix: ".log") == before)
+        #expect(await log.recoveryPoint == 0)
+        #expect(await log.highWatermark == 5)
+        try await log.flush()
+        #expect(await log.recoveryPoint == 5)
+        #expect(fs.syncCount(pathSuffix: ".log") == before + 1)
+    }
+
+    @Test func flushMessagesAndFlushMsTriggerFsync() async throws {
+        let fs = FaultInjectingFileSystem()
+        let clock = ManualClock()
+        var config = LogConfig()
+        config.flushMessages = 3
+        let manager = try await makeManager(fs: fs, clock: clock, config: config)
+        let log = try await manager.createLog(tp0)
+        _ = try await log.append(Batches.simple(count: 2), durability: .written)
+        #expect(await log.recoveryPoint == 0)
+        _ = try await log.append(Batches.simple(count: 2), durability: .written)
+        #expect(await eventually { await log.recoveryPoint == 4 })
+
+        var timed = LogConfig()
+        timed.flushMs = 1000
+        await manager.setTopicConfig("orders", timed)
+        _ = try await log.append(Batches.simple(count: 1), durability: .written)
+        await manager.runFlushChecks(now: clock.nowMs() + 10)
+        #expect(await log.recoveryPoint == 4)
+        clock.advance(by: 1500)
+        await manager.runFlushChecks()
+        #expect(await eventually { await log.recoveryPoint == 5 })
+    }
+
+    @Test func fsyncFailureTakesThePartitionOffline() async throws {
+        let fs = FaultInjectingFileSystem()
+        let manager = try await makeManager(fs: fs)
+        let log = try await manager.createLog(tp0)
+        _ = try await log.append(Batches.simple(count: 2), durability: .flushed)
+        fs.failSync { $0.hasSuffix(".log") }
+        await expectCode(56) { try await log.append(Batches.simple(count: 2), durability: .flushed) }
+        guard case .offline = await log.state else {
+            Issue.record("partition should be offline")
+            return
+        }
+        // No retry that could claim durability for lost pages: everything fails from now on.
+        fs.failSync(where: nil)
+        await expectCode(56) { try await log.append(Batches.simple(count: 1), durability: .flushed) }
+        await expectCode(56) { try await log.read(from: 0, maxBytes: 100) }
+        await expectCode(56) { try await log.flush() }
+        #expect(await manager.offlinePartitions()[tp0] != nil)
+    }
+
+    @Test func noSpaceFailsTheAppendAndKeepsDataReadable() async throws {
+        let fs = FaultInjectingFileSystem()
+        let manager = try await makeManager(fs: fs)
+        let log = try await manager.createLog(tp0)
+        _ = try await log.append(Batches.simple(count: 3), durability: .flushed)
+        let used = fs.allFiles.reduce(0) { $0 + (fs.contents(of: $1)?.count ?? 0) }
+        fs.setCapacity(used + 50)
+        do {
+            _ = try await log.append(Batches.simple(count: 3, valueSize: 200), durability: .flushed)
+            Issue.record("append should fail")
+        } catch let error as StorageError {
+            #expect(error.kafkaErrorCode == 56)
+            #expect(error.isSameKind(as: .noSpaceKind))
+        }
+        #expect(await log.state == .online)
+        #expect(await log.logEndOffset == 3)
+        let records = try Batches.records(try await log.read(from: 0, maxBytes: 1 << 20).records)
+        #expect(records.map(\.offset) == [0, 1, 2])
+        fs.setCapacity(nil)
+        let next = try await log.append(Batches.simple(count: 2), durability: .flushed)
+        #expect(next.baseOffset == 3)
+        let all = try Batches.records(try await log.read(from: 0, maxBytes: 1 << 20).records)
+        #expect(all.map(\.offset) == [0, 1, 2, 3, 4])
+    }
+}
+
+/// Polls `condition` for up to two seconds.
+func eventually(_ condition: () async -> Bool) async -> Bool {
+    for _ in 0..<200 {
+        if await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return await condition()
+}
