@@ -261,7 +261,9 @@ public actor PartitionLog {
         if buffer.readableBytes > config.segmentBytes {
             throw StorageError.recordListTooLarge(size: buffer.readableBytes, limit: config.segmentBytes)
         }
-        try maybeRoll(incomingBytes: buffer.readableBytes, lastOffset: nextOffset - 1, now: now)
+        try maybeRoll(
+            incomingBytes: buffer.readableBytes, incomingMaxTimestamp: batches.map(\.maxTimestamp).max() ?? -1,
+            lastOffset: nextOffset - 1, now: now)
         do {
             try active.append(buffer, batches: batches, indexIntervalBytes: config.indexIntervalBytes)
         } catch {
@@ -293,12 +295,20 @@ public actor PartitionLog {
 
     /// Rolls a new active segment when the incoming bytes would not fit, `segment.ms` passed, or
     /// the offsets would overflow the segment's int32 relative offsets.
-    func maybeRoll(incomingBytes: Int, lastOffset: Int64, now: Int64) throws {
+    ///
+    /// Like Kafka, `segment.ms` compares the incoming batches' max timestamp with the first batch's
+    /// (so producer clocks decide), falling back to wall-clock age when the segment has no timestamps.
+    func maybeRoll(incomingBytes: Int, incomingMaxTimestamp: Int64, lastOffset: Int64, now: Int64) throws {
         let segment = active
         guard segment.size > 0 else { return }
-        let rollStart = (segment.firstBatchTimestamp ?? -1) > 0 ? segment.firstBatchTimestamp! : segment.createdAtMs
+        let waited: Int64
+        if let first = segment.firstBatchTimestamp, first >= 0 {
+            waited = incomingMaxTimestamp - first
+        } else {
+            waited = now - segment.createdAtMs
+        }
         let full = segment.size + Int64(incomingBytes) > Int64(config.segmentBytes)
-        let old = config.segmentMs < Int64.max && now - rollStart > config.segmentMs
+        let old = config.segmentMs < Int64.max && waited > config.segmentMs
         let overflow = lastOffset - segment.baseOffset > Int64(Int32.max)
         if full || old || overflow { try roll() }
     }
