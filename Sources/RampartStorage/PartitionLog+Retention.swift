@@ -81,9 +81,10 @@ extension PartitionLog {
             result.deletedSegments += 1
             result.deletedBytes += segment.size
             do {
-                // A sync in flight may hold the handles; close them when it ends.
-                try segment.deleteFiles(closeHandles: !syncInFlight)
-                if syncInFlight { pendingClose.append(segment) }
+                // A sync or compaction in flight may hold the handles; close them when it ends.
+                let busy = syncInFlight || compactionRunning
+                try segment.deleteFiles(closeHandles: !busy)
+                if busy { pendingClose.append(segment) }
             } catch {
                 goOffline("deleting segment \(segment.logPath) failed: \(error)")
                 throw StorageError.offline(name, reason: "deleting segment \(segment.logPath) failed: \(error)")

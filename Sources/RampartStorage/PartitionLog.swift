@@ -123,6 +123,7 @@ public actor PartitionLog {
     // Compaction.
     var cleanedUpTo: Int64 = 0
     var compactionRunning = false
+    var earliestDeleteHorizon: Int64?
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor { thread.asUnownedSerialExecutor() }
 
@@ -387,8 +388,10 @@ public actor PartitionLog {
 
     func syncFinished(target: Int64, error: (any Error)?) {
         syncInFlight = false
-        for segment in pendingClose { segment.close() }
-        pendingClose.removeAll()
+        if !compactionRunning {
+            for segment in pendingClose { segment.close() }
+            pendingClose.removeAll()
+        }
         if let error {
             // Never retry: after a failed fsync the kernel may have dropped the dirty pages, so a
             // later successful fsync would claim durability for data that is gone.
