@@ -353,7 +353,12 @@ final class LogSegment {
         return files
     }
 
+    private var isClosed = false
+
+    /// Closes the files once (a second close could hit a descriptor number reused by another file).
     func close() {
+        guard !isClosed else { return }
+        isClosed = true
         try? log.close()
         try? offsetIndex.file.close()
         try? timeIndex.file.close()

@@ -538,13 +538,17 @@ public actor PartitionLog {
     /// Flushes everything and closes the files; the log then refuses every call.
     public func close() async throws {
         if case .online = state { try await flush() }
-        for segment in segments { segment.close() }
-        if case .online = state { state = .closed }
+        closeWithoutFlush()
     }
 
-    /// Closes the files without flushing (deleting the partition or abandoning an offline one).
+    /// Closes the files without flushing (deleting the partition or abandoning an offline one). Files a
+    /// sync or compaction in flight still uses are closed when it ends.
     func closeWithoutFlush() {
-        for segment in segments { segment.close() }
         if case .online = state { state = .closed }
+        if syncInFlight || compactionRunning {
+            pendingClose += segments
+        } else {
+            for segment in segments { segment.close() }
+        }
     }
 }
