@@ -4,7 +4,7 @@ SWIFT_FLAGS ?=
 SHARED ?= ../shared
 PROTOCOL_SCHEMAS ?= $(SHARED)/kafka-protocol/messages
 
-.PHONY: run all deps venv build build-release test unit-test generate check-generated bench bench-protocol fuzz clean
+.PHONY: run all deps venv build build-release test unit-test generate check-generated bench bench-protocol bench-storage fuzz clean
 
 all: build
 
@@ -33,7 +33,12 @@ test: deps venv
 bench-protocol: deps
 	$(SWIFT) run -c release rampart-protocol-bench
 
-bench: bench-protocol
+## Storage benchmark: append/read throughput next to fio on the same disk. BENCH_DIR picks the disk.
+BENCH_DIR ?= /tmp
+bench-storage: deps
+	$(SWIFT) run -c release rampart-storage-bench $(BENCH_DIR)
+
+bench: bench-protocol bench-storage
 
 ## libFuzzer over the request decoder; FUZZ_SECONDS (default 300). See docs/fuzzing.md.
 FUZZ_SECONDS ?= 300

@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "kafka-protocol-generator", targets: ["KafkaProtocolGenerator"]),
         .executable(name: "rampart-protocol-bench", targets: ["RampartProtocolBench"]),
         .executable(name: "rampart-fuzz-request", targets: ["RampartFuzzRequest"]),
+        .executable(name: "rampart-storage-bench", targets: ["RampartStorageBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -68,6 +69,11 @@ let package = Package(
         .executableTarget(
             name: "RampartProtocolBench",
             dependencies: ["KafkaProtocol", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "RampartStorageBench",
+            dependencies: ["RampartStorage", "KafkaProtocol", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
