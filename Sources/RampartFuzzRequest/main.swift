@@ -1,1 +1,0 @@
-print("fuzz target arrives with the generated codecs")
