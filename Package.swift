@@ -10,6 +10,7 @@ let package = Package(
     products: [
         .library(name: "KafkaProtocol", targets: ["KafkaProtocol"]),
         .library(name: "RampartStorage", targets: ["RampartStorage"]),
+        .library(name: "RampartMetadata", targets: ["RampartMetadata"]),
         .executable(name: "kafka-protocol-generator", targets: ["KafkaProtocolGenerator"]),
         .executable(name: "rampart-protocol-bench", targets: ["RampartProtocolBench"]),
         .executable(name: "rampart-fuzz-request", targets: ["RampartFuzzRequest"]),
@@ -53,6 +54,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(name: "RampartMetadata", swiftSettings: swiftSettings),
+        .target(name: "RampartServer", swiftSettings: swiftSettings),
         .executableTarget(
             name: "RampartProtocolBench",
             dependencies: ["KafkaProtocol", .product(name: "NIOCore", package: "swift-nio")],
@@ -74,6 +77,8 @@ let package = Package(
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "RampartServerTests", dependencies: ["RampartServer"], swiftSettings: swiftSettings),
+        .testTarget(name: "RampartMetadataTests", dependencies: ["RampartMetadata"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RampartStorageTests",
             dependencies: ["RampartStorage", "KafkaProtocol", .product(name: "NIOCore", package: "swift-nio")],

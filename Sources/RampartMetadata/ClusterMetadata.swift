@@ -1,0 +1,133 @@
+import Foundation
+
+/// A topic's 16-byte identifier (Kafka's topic id), stored as lowercase hex.
+public struct TopicID: Hashable, Sendable, Codable, CustomStringConvertible {
+    public var mostSignificantBits: UInt64
+    public var leastSignificantBits: UInt64
+
+    public init(mostSignificantBits: UInt64, leastSignificantBits: UInt64) {
+        self.mostSignificantBits = mostSignificantBits
+        self.leastSignificantBits = leastSignificantBits
+    }
+
+    /// A random version-4 identifier.
+    public static func random() -> TopicID {
+        var rng = SystemRandomNumberGenerator()
+        let rawMSB: UInt64 = rng.next()
+        let rawLSB: UInt64 = rng.next()
+        let msb = (rawMSB & ~UInt64(0xF000)) | 0x4000
+        let lsb = (rawLSB & ~UInt64(0xC000_0000_0000_0000)) | 0x8000_0000_0000_0000
+        return TopicID(mostSignificantBits: msb, leastSignificantBits: lsb)
+    }
+
+    public var description: String { hex }
+
+    var hex: String {
+        func h(_ v: UInt64) -> String {
+            let s = String(v, radix: 16)
+            return String(repeating: "0", count: 16 - s.count) + s
+        }
+        return h(mostSignificantBits) + h(leastSignificantBits)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let s = try container.decode(String.self)
+        guard s.count == 32, let msb = UInt64(s.prefix(16), radix: 16), let lsb = UInt64(s.suffix(16), radix: 16) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "topic id must be 32 hex digits")
+        }
+        self.init(mostSignificantBits: msb, leastSignificantBits: lsb)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(hex)
+    }
+}
+
+/// One partition's placement. On a single node every partition is led by that node.
+public struct PartitionMetadata: Hashable, Sendable, Codable {
+    public var partition: Int32
+    public var leader: Int32
+    public var leaderEpoch: Int32
+    public var replicas: [Int32]
+    public var isr: [Int32]
+
+    public init(partition: Int32, leader: Int32, leaderEpoch: Int32 = 0, replicas: [Int32], isr: [Int32]) {
+        self.partition = partition
+        self.leader = leader
+        self.leaderEpoch = leaderEpoch
+        self.replicas = replicas
+        self.isr = isr
+    }
+}
+
+/// A topic: its id, partitions and the configs set on it (only those explicitly set; defaults come
+/// from the broker configuration).
+public struct TopicMetadata: Hashable, Sendable, Codable {
+    public var name: String
+    public var id: TopicID
+    public var partitions: [PartitionMetadata]
+    public var configs: [String: String]
+    /// Internal topics (`__consumer_offsets`, `__transaction_state`).
+    public var isInternal: Bool
+
+    public init(name: String, id: TopicID = .random(), partitions: [PartitionMetadata], configs: [String: String] = [:], isInternal: Bool = false) {
+        self.name = name
+        self.id = id
+        self.partitions = partitions
+        self.configs = configs
+        self.isInternal = isInternal
+    }
+}
+
+/// A broker known to the cluster.
+public struct BrokerMetadata: Hashable, Sendable, Codable {
+    public var nodeID: Int32
+    public var host: String
+    public var port: Int32
+    public var rack: String?
+
+    public init(nodeID: Int32, host: String, port: Int32, rack: String? = nil) {
+        self.nodeID = nodeID
+        self.host = host
+        self.port = port
+        self.rack = rack
+    }
+}
+
+/// The whole cluster metadata image. Every change produces a new image with a higher `epoch`.
+public struct ClusterMetadata: Hashable, Sendable, Codable {
+    /// Format version of the stored image.
+    public static let formatVersion = 1
+
+    public var formatVersion: Int
+    public var clusterID: String
+    /// Incremented by every committed change.
+    public var epoch: Int64
+    public var topics: [String: TopicMetadata]
+    /// Dynamic broker-level configs (AlterConfigs on the broker resource), by node id ("" = cluster default).
+    public var brokerConfigs: [String: [String: String]]
+
+    public init(clusterID: String, epoch: Int64 = 0, topics: [String: TopicMetadata] = [:], brokerConfigs: [String: [String: String]] = [:]) {
+        self.formatVersion = Self.formatVersion
+        self.clusterID = clusterID
+        self.epoch = epoch
+        self.topics = topics
+        self.brokerConfigs = brokerConfigs
+    }
+
+    /// A topic by id.
+    public func topic(id: TopicID) -> TopicMetadata? { topics.values.first { $0.id == id } }
+
+    /// A new random cluster id in Kafka's form (22 characters of URL-safe base64 of 16 random bytes).
+    public static func newClusterID() -> String {
+        var rng = SystemRandomNumberGenerator()
+        var bytes = [UInt8](repeating: 0, count: 16)
+        for i in bytes.indices { bytes[i] = rng.next() }
+        return Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+}

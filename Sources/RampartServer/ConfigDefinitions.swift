@@ -1,0 +1,147 @@
+/// The type of a configuration value, with Kafka's parsing rules.
+public enum ConfigType: Sendable, Equatable {
+    case boolean
+    case int(ClosedRange<Int64>)
+    case long(ClosedRange<Int64>)
+    case double
+    case string
+    /// Comma-separated list (whitespace around items trimmed; empty items dropped).
+    case list
+    /// One of a fixed set of values (case-insensitive, normalised to the listed spelling).
+    case choice([String])
+    /// A secret: never logged, never returned by DescribeConfigs.
+    case password
+
+    /// Kafka's name for the type, as in DescribeConfigs v3+ `ConfigType`.
+    public var kafkaTypeCode: Int8 {
+        switch self {
+        case .boolean: return 1
+        case .string, .choice: return 2
+        case .int: return 3
+        case .long: return 5
+        case .double: return 6
+        case .list: return 7
+        case .password: return 9
+        }
+    }
+}
+
+/// One known configuration key.
+public struct ConfigDefinition: Sendable {
+    public let name: String
+    public let type: ConfigType
+    /// The default as Kafka prints it, nil for none.
+    public let defaultValue: String?
+    public let documentation: String
+
+    public init(_ name: String, _ type: ConfigType, default defaultValue: String?, _ documentation: String) {
+        self.name = name
+        self.type = type
+        self.defaultValue = defaultValue
+        self.documentation = documentation
+    }
+
+    public var isSensitive: Bool { type == .password }
+
+    /// Validates and normalises a raw value; throws naming the key.
+    public func validate(_ raw: String) throws -> String {
+        let value = raw.trimmingCharacters(in: .whitespaces)
+        switch type {
+        case .boolean:
+            switch value.lowercased() {
+            case "true": return "true"
+            case "false": return "false"
+            default: throw ConfigError("\(name): expected true or false, got '\(value)'")
+            }
+        case .int(let range), .long(let range):
+            guard let n = Int64(value) else { throw ConfigError("\(name): expected an integer, got '\(value)'") }
+            guard range.contains(n) else {
+                throw ConfigError("\(name): \(n) is out of range [\(range.lowerBound), \(range.upperBound)]")
+            }
+            return String(n)
+        case .double:
+            guard Double(value) != nil else { throw ConfigError("\(name): expected a number, got '\(value)'") }
+            return value
+        case .string, .password:
+            return raw
+        case .list:
+            return value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: ",")
+        case .choice(let options):
+            guard let match = options.first(where: { $0.lowercased() == value.lowercased() }) else {
+                throw ConfigError("\(name): '\(value)' is not one of \(options.joined(separator: ", "))")
+            }
+            return match
+        }
+    }
+}
+
+import Foundation
+
+/// The broker configuration keys Rampart understands, with Kafka's names and defaults.
+public enum BrokerConfigKeys {
+    static let int32 = Int64(Int32.min)...Int64(Int32.max)
+    static let nonNegativeInt = 0...Int64(Int32.max)
+    static let positiveInt = 1...Int64(Int32.max)
+    static let anyLong = Int64.min...Int64.max
+    static let nonNegativeLong = 0...Int64.max
+
+    public static let all: [ConfigDefinition] = [
+        .init("node.id", .int(nonNegativeInt), default: "1", "The id of this broker."),
+        .init("broker.id", .int(int32), default: nil, "Synonym of node.id (ZooKeeper-era name)."),
+        .init("listeners", .list, default: "SASL_SSL://127.0.0.1:9092",
+              "Comma-separated NAME://host:port listeners to bind. An empty host binds all interfaces."),
+        .init("advertised.listeners", .list, default: nil,
+              "Listeners as published to clients in Metadata; defaults to `listeners`."),
+        .init("listener.security.protocol.map", .list,
+              default: "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
+              "Listener name to security protocol."),
+        .init("inter.broker.listener.name", .string, default: nil, "Listener used between brokers."),
+        .init("log.dirs", .list, default: nil, "Directories holding partition logs; defaults to log.dir."),
+        .init("log.dir", .string, default: "./data", "The log directory when log.dirs is not set."),
+        .init("num.partitions", .int(positiveInt), default: "1", "Default partition count of auto-created topics."),
+        .init("default.replication.factor", .int(positiveInt), default: "1", "Default replication factor."),
+        .init("auto.create.topics.enable", .boolean, default: "true", "Create topics on Metadata/Produce for unknown names."),
+        .init("delete.topic.enable", .boolean, default: "true", "Allow DeleteTopics."),
+        .init("log.retention.ms", .long(anyLong), default: nil, "Retention time; -1 keeps forever. Overrides minutes/hours."),
+        .init("log.retention.minutes", .int(int32), default: nil, "Retention time in minutes."),
+        .init("log.retention.hours", .int(int32), default: "168", "Retention time in hours."),
+        .init("log.retention.bytes", .long(anyLong), default: "-1", "Retention size per partition; -1 unlimited."),
+        .init("log.retention.check.interval.ms", .long(1...Int64.max), default: "300000", "How often retention runs."),
+        .init("log.segment.bytes", .int(14...Int64(Int32.max)), default: "1073741824", "Segment size."),
+        .init("log.roll.ms", .long(1...Int64.max), default: nil, "Segment age before rolling. Overrides hours."),
+        .init("log.roll.hours", .int(positiveInt), default: "168", "Segment age before rolling, in hours."),
+        .init("log.index.interval.bytes", .int(nonNegativeInt), default: "4096", "Bytes between offset index entries."),
+        .init("log.index.size.max.bytes", .int(4...Int64(Int32.max)), default: "10485760", "Maximum index file size."),
+        .init("log.flush.interval.messages", .long(1...Int64.max), default: "9223372036854775807", "Messages between forced fsyncs."),
+        .init("log.flush.interval.ms", .long(nonNegativeLong), default: nil, "Milliseconds between forced fsyncs."),
+        .init("log.cleanup.policy", .list, default: "delete", "delete, compact, or both."),
+        .init("log.cleaner.delete.retention.ms", .long(nonNegativeLong), default: "86400000", "How long tombstones are kept."),
+        .init("log.cleaner.min.compaction.lag.ms", .long(nonNegativeLong), default: "0", "Minimum age before compaction."),
+        .init("log.cleaner.io.max.bytes.per.second", .double, default: "1.7976931348623157E308", "Compaction I/O rate limit."),
+        .init("log.message.timestamp.type", .choice(["CreateTime", "LogAppendTime"]), default: "CreateTime", "Timestamp type of appended batches."),
+        .init("message.max.bytes", .int(nonNegativeInt), default: "1048588", "Largest record batch accepted."),
+        .init("socket.request.max.bytes", .int(positiveInt), default: "104857600", "Largest request frame."),
+        .init("connections.max.idle.ms", .long(anyLong), default: "600000", "Idle connections are closed after this."),
+        .init("max.connections.per.ip", .int(nonNegativeInt), default: "2147483647", "Connection limit per client address."),
+        .init("max.connections", .int(nonNegativeInt), default: "2147483647", "Connection limit of the broker."),
+        .init("group.initial.rebalance.delay.ms", .int(nonNegativeInt), default: "3000", "Delay of the first rebalance of an empty group."),
+        .init("group.min.session.timeout.ms", .int(nonNegativeInt), default: "6000", "Smallest session timeout a member may ask for."),
+        .init("group.max.session.timeout.ms", .int(nonNegativeInt), default: "1800000", "Largest session timeout a member may ask for."),
+        .init("offsets.retention.minutes", .int(positiveInt), default: "10080", "How long offsets of an empty group are kept."),
+        .init("offsets.topic.num.partitions", .int(positiveInt), default: "50", "Partitions of __consumer_offsets."),
+        .init("offsets.topic.replication.factor", .int(1...Int64(Int16.max)), default: "3", "Replication of __consumer_offsets (capped at the live brokers)."),
+        .init("transactional.id.expiration.ms", .int(positiveInt), default: "604800000", "Idle transactional ids expire after this."),
+        .init("producer.id.expiration.ms", .int(positiveInt), default: "86400000", "Idle producer ids expire after this."),
+        .init("super.users", .string, default: nil, "Semicolon-separated principals that bypass ACLs."),
+        // Rampart's own keys.
+        .init("rampart.insecure.allow.plaintext", .boolean, default: "false",
+              "Allow PLAINTEXT and SASL_PLAINTEXT listeners (unencrypted). Off by default."),
+        .init("rampart.log.format", .choice(["text", "json"]), default: "text", "Log line format."),
+        .init("rampart.log.level", .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]),
+              default: "info", "Log level."),
+        .init("rampart.flush.on.ack.all", .boolean, default: "true",
+              "fsync before acknowledging acks=all produce requests (Rampart's durability default)."),
+    ]
+
+    public static let byName: [String: ConfigDefinition] = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
+}
