@@ -56,6 +56,15 @@ let package = Package(
         ),
         .target(name: "RampartMetadata", swiftSettings: swiftSettings),
         .target(name: "RampartServer", swiftSettings: swiftSettings),
+        .target(
+            name: "RampartBroker",
+            dependencies: [
+                "KafkaProtocol", "RampartStorage", "RampartMetadata",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "RampartProtocolBench",
             dependencies: ["KafkaProtocol", .product(name: "NIOCore", package: "swift-nio")],
@@ -75,6 +84,11 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RampartBrokerTests",
+            dependencies: ["RampartBroker", "KafkaProtocol", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "RampartServerTests", dependencies: ["RampartServer"], swiftSettings: swiftSettings),

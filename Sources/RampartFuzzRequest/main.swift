@@ -1,2 +1,1 @@
-import KafkaProtocol
-print("todo")
+print("fuzz target arrives with the generated codecs")
