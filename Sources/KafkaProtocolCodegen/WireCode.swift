@@ -12,6 +12,9 @@ struct WireCode {
     /// The condition under which the struct ends with a tagged-field section.
     var flexibleCondition: String { messageFlexible.condition(in: context) }
 
+    /// The versions at which the tagged-field section exists; tagged-field conditions are relative to it.
+    var taggedContext: VersionRange { messageFlexible.intersection(context) }
+
     // MARK: Reading
 
     func emitRead(_ w: inout SourceWriter) throws {
@@ -39,7 +42,7 @@ struct WireCode {
                 w.openRaw("try buffer.readKafkaTaggedFields(\(SwiftNames.stringLiteral(structName))) { tag, payload in")
                 w.line("switch tag {")
                 for field in taggedFields {
-                    let cond = field.tagged.condition(in: context)
+                    let cond = field.tagged.condition(in: taggedContext)
                     let nullable = field.spec.nullableVersions.condition(in: field.tagged)
                     w.line("case \(field.spec.tag!)\(cond == "true" ? "" : " where \(cond)"):")
                     w.indent()
@@ -166,7 +169,7 @@ struct WireCode {
             } else {
                 var conditions: [String] = []
                 for field in taggedFields {
-                    let cond = field.tagged.condition(in: context)
+                    let cond = field.tagged.condition(in: taggedContext)
                     let differs = "self.\(field.name) != \(try field.defaultExpression(qualifier: messageType))"
                     conditions.append(cond == "true" ? differs : "\(cond) && \(differs)")
                 }

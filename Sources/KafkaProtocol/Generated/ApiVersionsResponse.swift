@@ -218,16 +218,16 @@ extension ApiVersionsResponse: KafkaStruct {
         if version >= 3 {
             try buffer.readKafkaTaggedFields("ApiVersionsResponse") { tag, payload in
                 switch tag {
-                case 0 where version >= 3:
+                case 0:
                     self.supportedFeatures = try payload.readKafkaStructArray("ApiVersionsResponse.SupportedFeatures", compact: true, version: version)
                     return true
-                case 1 where version >= 3:
+                case 1:
                     self.finalizedFeaturesEpoch = try payload.readKafkaInt64("ApiVersionsResponse.FinalizedFeaturesEpoch")
                     return true
-                case 2 where version >= 3:
+                case 2:
                     self.finalizedFeatures = try payload.readKafkaStructArray("ApiVersionsResponse.FinalizedFeatures", compact: true, version: version)
                     return true
-                case 3 where version >= 3:
+                case 3:
                     self.zkMigrationReady = try payload.readKafkaBool("ApiVersionsResponse.ZkMigrationReady")
                     return true
                 default:
@@ -245,27 +245,27 @@ extension ApiVersionsResponse: KafkaStruct {
         }
         if version >= 3 {
             var taggedFieldCount: UInt32 = 0
-            if version >= 3 && self.supportedFeatures != [] { taggedFieldCount += 1 }
-            if version >= 3 && self.finalizedFeaturesEpoch != -1 { taggedFieldCount += 1 }
-            if version >= 3 && self.finalizedFeatures != [] { taggedFieldCount += 1 }
-            if version >= 3 && self.zkMigrationReady != false { taggedFieldCount += 1 }
+            if self.supportedFeatures != [] { taggedFieldCount += 1 }
+            if self.finalizedFeaturesEpoch != -1 { taggedFieldCount += 1 }
+            if self.finalizedFeatures != [] { taggedFieldCount += 1 }
+            if self.zkMigrationReady != false { taggedFieldCount += 1 }
             buffer.writeKafkaUnsignedVarint(taggedFieldCount)
-            if version >= 3 && self.supportedFeatures != [] {
+            if self.supportedFeatures != [] {
                 try buffer.writeKafkaTaggedField(0) { tagged in
                     try tagged.writeKafkaStructArray(self.supportedFeatures, compact: true, version: version)
                 }
             }
-            if version >= 3 && self.finalizedFeaturesEpoch != -1 {
+            if self.finalizedFeaturesEpoch != -1 {
                 try buffer.writeKafkaTaggedField(1) { tagged in
                     tagged.writeKafkaInt64(self.finalizedFeaturesEpoch)
                 }
             }
-            if version >= 3 && self.finalizedFeatures != [] {
+            if self.finalizedFeatures != [] {
                 try buffer.writeKafkaTaggedField(2) { tagged in
                     try tagged.writeKafkaStructArray(self.finalizedFeatures, compact: true, version: version)
                 }
             }
-            if version >= 3 && self.zkMigrationReady != false {
+            if self.zkMigrationReady != false {
                 try buffer.writeKafkaTaggedField(3) { tagged in
                     tagged.writeKafkaBool(self.zkMigrationReady)
                 }

@@ -183,7 +183,7 @@ extension BeginQuorumEpochResponse: KafkaStruct {
         if version >= 1 {
             try buffer.readKafkaTaggedFields("BeginQuorumEpochResponse") { tag, payload in
                 switch tag {
-                case 0 where version >= 1:
+                case 0:
                     self.nodeEndpoints = try payload.readKafkaStructArray("BeginQuorumEpochResponse.NodeEndpoints", compact: true, version: version)
                     return true
                 default:
@@ -201,9 +201,9 @@ extension BeginQuorumEpochResponse: KafkaStruct {
         }
         if version >= 1 {
             var taggedFieldCount: UInt32 = 0
-            if version >= 1 && self.nodeEndpoints != [] { taggedFieldCount += 1 }
+            if self.nodeEndpoints != [] { taggedFieldCount += 1 }
             buffer.writeKafkaUnsignedVarint(taggedFieldCount)
-            if version >= 1 && self.nodeEndpoints != [] {
+            if self.nodeEndpoints != [] {
                 try buffer.writeKafkaTaggedField(0) { tagged in
                     try tagged.writeKafkaStructArray(self.nodeEndpoints, compact: true, version: version)
                 }

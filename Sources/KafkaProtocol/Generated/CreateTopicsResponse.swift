@@ -236,7 +236,7 @@ extension CreateTopicsResponse.CreatableTopicResult: KafkaStruct {
         if version >= 5 {
             try buffer.readKafkaTaggedFields("CreateTopicsResponse.CreatableTopicResult") { tag, payload in
                 switch tag {
-                case 0 where version >= 5:
+                case 0:
                     self.topicConfigErrorCode = try payload.readKafkaInt16("CreateTopicsResponse.CreatableTopicResult.TopicConfigErrorCode")
                     return true
                 default:
@@ -266,9 +266,9 @@ extension CreateTopicsResponse.CreatableTopicResult: KafkaStruct {
         }
         if version >= 5 {
             var taggedFieldCount: UInt32 = 0
-            if version >= 5 && self.topicConfigErrorCode != 0 { taggedFieldCount += 1 }
+            if self.topicConfigErrorCode != 0 { taggedFieldCount += 1 }
             buffer.writeKafkaUnsignedVarint(taggedFieldCount)
-            if version >= 5 && self.topicConfigErrorCode != 0 {
+            if self.topicConfigErrorCode != 0 {
                 try buffer.writeKafkaTaggedField(0) { tagged in
                     tagged.writeKafkaInt16(self.topicConfigErrorCode)
                 }

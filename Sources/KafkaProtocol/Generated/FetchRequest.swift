@@ -331,7 +331,7 @@ extension FetchRequest: KafkaStruct {
         if version >= 12 {
             try buffer.readKafkaTaggedFields("FetchRequest") { tag, payload in
                 switch tag {
-                case 0 where version >= 12:
+                case 0:
                     self.clusterId = try payload.readKafkaNullableString("FetchRequest.ClusterId", compact: true, nullable: true)
                     return true
                 case 1 where version >= 15:
@@ -378,10 +378,10 @@ extension FetchRequest: KafkaStruct {
         }
         if version >= 12 {
             var taggedFieldCount: UInt32 = 0
-            if version >= 12 && self.clusterId != nil { taggedFieldCount += 1 }
+            if self.clusterId != nil { taggedFieldCount += 1 }
             if version >= 15 && self.replicaState != FetchRequest.ReplicaState() { taggedFieldCount += 1 }
             buffer.writeKafkaUnsignedVarint(taggedFieldCount)
-            if version >= 12 && self.clusterId != nil {
+            if self.clusterId != nil {
                 try buffer.writeKafkaTaggedField(0) { tagged in
                     try tagged.writeKafkaNullableString(self.clusterId, compact: true, nullable: true, "FetchRequest.ClusterId")
                 }

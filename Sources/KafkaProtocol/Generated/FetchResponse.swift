@@ -464,13 +464,13 @@ extension FetchResponse.PartitionData: KafkaStruct {
         if version >= 12 {
             try buffer.readKafkaTaggedFields("FetchResponse.PartitionData") { tag, payload in
                 switch tag {
-                case 0 where version >= 12:
+                case 0:
                     try self.divergingEpoch.read(from: &payload, version: version)
                     return true
-                case 1 where version >= 12:
+                case 1:
                     try self.currentLeader.read(from: &payload, version: version)
                     return true
-                case 2 where version >= 12:
+                case 2:
                     try self.snapshotId.read(from: &payload, version: version)
                     return true
                 default:
@@ -510,21 +510,21 @@ extension FetchResponse.PartitionData: KafkaStruct {
         try buffer.writeKafkaNullableBytes(self.records, compact: version >= 12, nullable: true, "FetchResponse.PartitionData.Records")
         if version >= 12 {
             var taggedFieldCount: UInt32 = 0
-            if version >= 12 && self.divergingEpoch != FetchResponse.EpochEndOffset() { taggedFieldCount += 1 }
-            if version >= 12 && self.currentLeader != FetchResponse.LeaderIdAndEpoch() { taggedFieldCount += 1 }
-            if version >= 12 && self.snapshotId != FetchResponse.SnapshotId() { taggedFieldCount += 1 }
+            if self.divergingEpoch != FetchResponse.EpochEndOffset() { taggedFieldCount += 1 }
+            if self.currentLeader != FetchResponse.LeaderIdAndEpoch() { taggedFieldCount += 1 }
+            if self.snapshotId != FetchResponse.SnapshotId() { taggedFieldCount += 1 }
             buffer.writeKafkaUnsignedVarint(taggedFieldCount)
-            if version >= 12 && self.divergingEpoch != FetchResponse.EpochEndOffset() {
+            if self.divergingEpoch != FetchResponse.EpochEndOffset() {
                 try buffer.writeKafkaTaggedField(0) { tagged in
                     try self.divergingEpoch.write(to: &tagged, version: version)
                 }
             }
-            if version >= 12 && self.currentLeader != FetchResponse.LeaderIdAndEpoch() {
+            if self.currentLeader != FetchResponse.LeaderIdAndEpoch() {
                 try buffer.writeKafkaTaggedField(1) { tagged in
                     try self.currentLeader.write(to: &tagged, version: version)
                 }
             }
-            if version >= 12 && self.snapshotId != FetchResponse.SnapshotId() {
+            if self.snapshotId != FetchResponse.SnapshotId() {
                 try buffer.writeKafkaTaggedField(2) { tagged in
                     try self.snapshotId.write(to: &tagged, version: version)
                 }
