@@ -6,6 +6,9 @@
 // crash artefact can be debugged without the fuzzer: `swift run rampart-fuzz-request crash-…`.
 import KafkaProtocol
 import NIOCore
+#if RAMPART_FUZZ
+import CRampartShims
+#endif
 
 #if canImport(Glibc)
 import Glibc
@@ -83,9 +86,17 @@ func writeSeeds(to directory: String) {
 
 #if RAMPART_FUZZ
 @_cdecl("LLVMFuzzerTestOneInput")
-public func LLVMFuzzerTestOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+public func LLVMFuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     fuzzOne(UnsafeRawBufferPointer(start: data, count: size))
     return 0
+}
+
+/// SwiftPM links executables with `main` aliased to this symbol; hand over to libFuzzer's driver.
+@_cdecl("RampartFuzzRequest_main")
+public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var count = argc
+    var arguments = argv
+    return LLVMFuzzerRunDriver(&count, &arguments) { data, size in LLVMFuzzerTestOneInput(data, size) }
 }
 #else
 @main
