@@ -20,9 +20,10 @@ build: deps
 build-release: deps
 	$(SWIFT) build -c release $(SWIFT_FLAGS)
 
-## Regenerate Sources/KafkaProtocol/Generated from Kafka's message schemas.
+## Regenerate Sources/KafkaProtocol/Generated (and the round-trip test support in
+## Tests/KafkaProtocolTests/Generated) from Kafka's message schemas.
 generate: deps
-	$(SWIFT) run kafka-protocol-generator $(PROTOCOL_SCHEMAS) Sources/KafkaProtocol/Generated
+	$(SWIFT) run kafka-protocol-generator $(PROTOCOL_SCHEMAS) Sources/KafkaProtocol/Generated Tests/KafkaProtocolTests/Generated
 
 ## Every test: Swift unit tests (including the generated-code drift check).
 test: deps venv

@@ -78,7 +78,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "RampartFuzzRequest",
-            dependencies: ["KafkaProtocol", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["KafkaProtocol", "CRampartShims", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
 

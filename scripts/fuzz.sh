@@ -8,8 +8,9 @@ scratch=.build-fuzz
 swift build --scratch-path "$scratch" -c debug --product rampart-fuzz-request \
   -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -DRAMPART_FUZZ
 mkdir -p fuzz-artifacts/corpus
-if compgen -G "Tests/KafkaProtocolTests/Fixtures/requests/*.bin" >/dev/null; then
-  cp -n Tests/KafkaProtocolTests/Fixtures/requests/*.bin fuzz-artifacts/corpus/ 2>/dev/null || true
-fi
+# Seeds: a default-valued request for every API and version, and the golden record batches.
+swift build --product rampart-fuzz-request >/dev/null
+"$(swift build --show-bin-path)/rampart-fuzz-request" --write-seeds fuzz-artifacts/corpus
+cp -n Tests/KafkaProtocolTests/Fixtures/records/*.bin fuzz-artifacts/corpus/ 2>/dev/null || true
 exec "$scratch/debug/rampart-fuzz-request" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 \
   -artifact_prefix=fuzz-artifacts/ -print_final_stats=1 fuzz-artifacts/corpus

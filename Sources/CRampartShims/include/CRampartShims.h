@@ -16,4 +16,8 @@ uint32_t rampart_crc32c_software(uint32_t crc, const void *data, size_t length);
 /// 1 when the hardware path is in use on this CPU.
 int rampart_crc32c_hardware_available(void);
 
+/// libFuzzer's driver entry point. Defined only when linking with -sanitize=fuzzer; declared here so the
+/// fuzz target's own `main` can hand control to it (SwiftPM names an executable's entry point itself).
+int LLVMFuzzerRunDriver(int *argc, char ***argv, int (*callback)(const uint8_t *data, size_t size));
+
 #endif

@@ -72,8 +72,17 @@ public struct GroupStateMachine: Sendable {
     // MARK: - JoinGroup
 
     /// Handles JoinGroup. `newMemberID` is used if the member needs an id. Returns the immediate answer
-    /// (nil when the request waits for the rebalance) and answers released to other members.
+    /// (nil when the request waits for the rebalance) and answers released to members, possibly
+    /// including this one. A waiting request is completed by a `.completeJoin` naming `parkedMemberID`.
     public mutating func join(_ input: JoinGroupInput, newMemberID: String, now: Int64) -> (JoinGroupResult?, [GroupAction]) {
+        parkedMemberID = nil
+        return joinEvent(input, newMemberID: newMemberID, now: now)
+    }
+
+    /// After `join` returned no immediate answer: the member id under which the request waits.
+    public private(set) var parkedMemberID: String?
+
+    private mutating func joinEvent(_ input: JoinGroupInput, newMemberID: String, now: Int64) -> (JoinGroupResult?, [GroupAction]) {
         guard state != .dead else { return (.failure(.coordinatorNotAvailable, memberID: input.memberID), []) }
         guard input.sessionTimeoutMs >= config.minSessionTimeoutMs, input.sessionTimeoutMs <= config.maxSessionTimeoutMs else {
             return (.failure(.invalidSessionTimeout, memberID: input.memberID), [])
@@ -138,6 +147,7 @@ public struct GroupStateMachine: Sendable {
         case .preparingRebalance:
             member.awaitingJoin = true
             members[input.memberID] = member
+            parkedMemberID = input.memberID
             actions += completeJoinIfReady(now: now)
             return (nil, actions)
         case .completingRebalance:
@@ -148,6 +158,7 @@ public struct GroupStateMachine: Sendable {
             }
             member.awaitingJoin = true
             members[input.memberID] = member
+            parkedMemberID = input.memberID
             actions += prepareRebalance(now: now)
             return (nil, actions)
         case .stable:
@@ -158,6 +169,7 @@ public struct GroupStateMachine: Sendable {
             }
             member.awaitingJoin = true
             members[input.memberID] = member
+            parkedMemberID = input.memberID
             actions += prepareRebalance(now: now)
             return (nil, actions)
         case .empty, .dead:
@@ -203,6 +215,7 @@ public struct GroupStateMachine: Sendable {
             return (result, actions)
         }
         members[newID]!.awaitingJoin = true
+        parkedMemberID = newID
         if state == .preparingRebalance {
             actions += completeJoinIfReady(now: now)
         } else {
@@ -219,6 +232,7 @@ public struct GroupStateMachine: Sendable {
             rebalanceTimeoutMs: input.rebalanceTimeoutMs, protocolType: input.protocolType,
             protocols: input.protocols, awaitingJoin: true, sessionDeadline: now + Int64(input.sessionTimeoutMs))
         memberOrder.append(memberID)
+        parkedMemberID = memberID
         if let instanceID = input.groupInstanceID { staticMembers[instanceID] = memberID }
         if state == .preparingRebalance {
             if initialDelayDeadline != nil {

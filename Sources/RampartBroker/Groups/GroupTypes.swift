@@ -127,3 +127,15 @@ public struct GroupCoordinatorConfig: Sendable {
         self.maxGroupSize = maxGroupSize
     }
 }
+
+extension KafkaUUID {
+    /// The UUID in Java's `UUID.toString()` form (8-4-4-4-12 lowercase hex), as Kafka prints member ids.
+    public var javaString: String {
+        func hex(_ v: UInt64, _ digits: Int) -> String {
+            let s = String(v, radix: 16)
+            return String(repeating: "0", count: max(0, digits - s.count)) + s
+        }
+        let m = mostSignificantBits, l = leastSignificantBits
+        return "\(hex(m >> 32, 8))-\(hex((m >> 16) & 0xFFFF, 4))-\(hex(m & 0xFFFF, 4))-\(hex(l >> 48, 4))-\(hex(l & 0xFFFF_FFFF_FFFF, 12))"
+    }
+}

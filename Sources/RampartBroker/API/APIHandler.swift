@@ -1,0 +1,112 @@
+import KafkaProtocol
+import NIOCore
+
+/// A Kafka principal, `User:<name>`.
+public struct KafkaPrincipal: Hashable, Sendable, CustomStringConvertible {
+    public var type: String
+    public var name: String
+
+    public init(type: String = "User", name: String) {
+        self.type = type
+        self.name = name
+    }
+
+    /// The principal of a client that has not authenticated (an SSL listener without a client
+    /// certificate, a PLAINTEXT listener).
+    public static let anonymous = KafkaPrincipal(name: "ANONYMOUS")
+
+    public var description: String { "\(type):\(name)" }
+}
+
+/// What a handler knows about the request it serves.
+public struct RequestContext: Sendable {
+    public var apiKey: KafkaApiKey
+    public var apiVersion: Int16
+    public var correlationId: Int32
+    public var clientId: String?
+    public var principal: KafkaPrincipal
+    /// The client's address (IP, without port).
+    public var clientHost: String
+    public var listenerName: String
+
+    public init(apiKey: KafkaApiKey, apiVersion: Int16, correlationId: Int32, clientId: String?,
+                principal: KafkaPrincipal, clientHost: String, listenerName: String) {
+        self.apiKey = apiKey
+        self.apiVersion = apiVersion
+        self.correlationId = correlationId
+        self.clientId = clientId
+        self.principal = principal
+        self.clientHost = clientHost
+        self.listenerName = listenerName
+    }
+}
+
+/// One Kafka API served by the broker (one file per API key). `supportedVersions` is what ApiVersions
+/// advertises; a request at a version outside it is answered with `errorResponse(_, .unsupportedVersion)`.
+public protocol KafkaAPIHandler: Sendable {
+    associatedtype Request: KafkaRequestMessage
+
+    /// Versions served (a subrange of the schema's valid versions).
+    var supportedVersions: ClosedRange<Int16> { get }
+
+    /// Serves a request. Returns nil when no response is sent (Produce with acks=0).
+    func handle(_ request: Request, context: RequestContext) async -> Request.Response?
+
+    /// A response carrying `error` for everything the request names, used for unsupported versions
+    /// and failures outside the handler.
+    func errorResponse(_ request: Request, _ error: KafkaErrorCode) -> Request.Response
+}
+
+extension KafkaAPIHandler {
+    public var apiKey: KafkaApiKey { Request.apiKey }
+}
+
+/// A type-erased handler in the registry.
+public struct AnyKafkaAPIHandler: Sendable {
+    public let apiKey: KafkaApiKey
+    public let supportedVersions: ClosedRange<Int16>
+    private let serve: @Sendable (any KafkaRequestMessage, RequestContext) async -> (any KafkaResponseMessage)?
+    private let fail: @Sendable (any KafkaRequestMessage, KafkaErrorCode) -> any KafkaResponseMessage
+
+    public init<H: KafkaAPIHandler>(_ handler: H) {
+        self.apiKey = H.Request.apiKey
+        self.supportedVersions = handler.supportedVersions
+        self.serve = { request, context in
+            guard let typed = request as? H.Request else { return nil }
+            return await handler.handle(typed, context: context)
+        }
+        self.fail = { request, error in handler.errorResponse(request as! H.Request, error) }
+    }
+
+    public func handle(_ request: any KafkaRequestMessage, context: RequestContext) async -> (any KafkaResponseMessage)? {
+        await serve(request, context)
+    }
+
+    public func errorResponse(_ request: any KafkaRequestMessage, _ error: KafkaErrorCode) -> any KafkaResponseMessage {
+        fail(request, error)
+    }
+}
+
+/// The broker's handlers by API key; the source of the ApiVersions answer.
+public struct KafkaAPIRegistry: Sendable {
+    public private(set) var handlers: [KafkaApiKey: AnyKafkaAPIHandler] = [:]
+
+    public init() {}
+
+    public mutating func register<H: KafkaAPIHandler>(_ handler: H) {
+        precondition(H.Request.validVersions.contains(handler.supportedVersions.lowerBound)
+                     && H.Request.validVersions.contains(handler.supportedVersions.upperBound),
+                     "\(H.Request.apiKey.name) supports versions outside its schema")
+        handlers[H.Request.apiKey] = AnyKafkaAPIHandler(handler)
+    }
+
+    public subscript(key: KafkaApiKey) -> AnyKafkaAPIHandler? { handlers[key] }
+
+    /// The ApiVersions entries, sorted by key.
+    public var apiVersions: [ApiVersionsResponse.ApiVersion] {
+        handlers.values.sorted { $0.apiKey.rawValue < $1.apiKey.rawValue }.map {
+            ApiVersionsResponse.ApiVersion(apiKey: $0.apiKey.rawValue, minVersion: $0.supportedVersions.lowerBound,
+                                           maxVersion: $0.supportedVersions.upperBound)
+        }
+    }
+}

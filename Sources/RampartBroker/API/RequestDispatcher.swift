@@ -1,0 +1,91 @@
+import KafkaProtocol
+import Logging
+import NIOCore
+
+/// Who is on the other end of a connection.
+public struct ConnectionInfo: Sendable {
+    public var listenerName: String
+    public var clientHost: String
+    public var principal: KafkaPrincipal
+
+    public init(listenerName: String, clientHost: String, principal: KafkaPrincipal) {
+        self.listenerName = listenerName
+        self.clientHost = clientHost
+        self.principal = principal
+    }
+}
+
+/// What the connection does with one request frame.
+public enum DispatchOutcome: Sendable {
+    /// Write this response frame body (the frame encoder adds the size).
+    case respond(ByteBuffer)
+    /// Nothing to write (Produce with acks=0).
+    case noResponse
+    /// Close the connection; `reason` is logged.
+    case close(reason: String)
+}
+
+/// Decodes request frames, routes them to their handler, and encodes the answers.
+public struct RequestDispatcher: Sendable {
+    public let registry: KafkaAPIRegistry
+    private let logger: Logger
+
+    public init(registry: KafkaAPIRegistry, logger: Logger) {
+        self.registry = registry
+        self.logger = logger
+    }
+
+    public func dispatch(frame: ByteBuffer, connection: ConnectionInfo) async -> DispatchOutcome {
+        let decoded: DecodedKafkaRequest
+        do {
+            decoded = try KafkaRequestDecoder.decode(frame: frame)
+        } catch let error as KafkaRequestDecodingError {
+            return unsupported(error, frame: frame)
+        } catch {
+            return .close(reason: "undecodable request: \(error)")
+        }
+        guard let handler = registry[decoded.apiKey] else {
+            // A known API the broker does not serve: answer with the schema's own error shape.
+            return respondWithError(decoded, .unsupportedVersion, handler: nil)
+        }
+        let context = RequestContext(
+            apiKey: decoded.apiKey, apiVersion: decoded.apiVersion, correlationId: decoded.correlationId,
+            clientId: decoded.header.clientId, principal: connection.principal, clientHost: connection.clientHost,
+            listenerName: connection.listenerName)
+        guard handler.supportedVersions.contains(decoded.apiVersion) else {
+            return respondWithError(decoded, .unsupportedVersion, handler: handler)
+        }
+        guard let response = await handler.handle(decoded.body, context: context) else { return .noResponse }
+        return encode(response, version: decoded.apiVersion, correlationId: decoded.correlationId, apiKey: decoded.apiKey)
+    }
+
+    private func encode(_ response: any KafkaResponseMessage, version: Int16, correlationId: Int32, apiKey: KafkaApiKey) -> DispatchOutcome {
+        var out = ByteBuffer()
+        do {
+            try response.encodeResponse(version: version, correlationId: correlationId, to: &out)
+            return .respond(out)
+        } catch {
+            logger.error("cannot encode response", metadata: ["api": "\(apiKey.name)", "version": "\(version)", "error": "\(error)"])
+            return .close(reason: "response encoding failed for \(apiKey.name) v\(version)")
+        }
+    }
+
+    private func respondWithError(_ decoded: DecodedKafkaRequest, _ error: KafkaErrorCode, handler: AnyKafkaAPIHandler?) -> DispatchOutcome {
+        guard let handler else {
+            return .close(reason: "\(decoded.apiKey.name) is not served by this broker")
+        }
+        let response = handler.errorResponse(decoded.body, error)
+        return encode(response, version: decoded.apiVersion, correlationId: decoded.correlationId, apiKey: decoded.apiKey)
+    }
+
+    /// An API key or version outside the schemas. ApiVersions gets Kafka's v0 error body listing what
+    /// is supported (clients then retry at a version they share); anything else cannot be answered in
+    /// a shape the client expects, so the connection closes, as Kafka does.
+    private func unsupported(_ error: KafkaRequestDecodingError, frame: ByteBuffer) -> DispatchOutcome {
+        if case .unsupportedVersion(let apiKey, _, let correlationId) = error, apiKey == .apiVersions {
+            let response = ApiVersionsResponse(errorCode: KafkaErrorCode.unsupportedVersion.rawValue, apiKeys: registry.apiVersions)
+            return encode(response, version: 0, correlationId: correlationId, apiKey: .apiVersions)
+        }
+        return .close(reason: "\(error)")
+    }
+}

@@ -1,2 +1,0 @@
-import KafkaProtocol
-print("todo")
