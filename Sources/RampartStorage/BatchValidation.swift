@@ -10,6 +10,11 @@ struct BatchSummary: Equatable {
     var maxTimestamp: Int64
     var size: Int
     var recordsCount: Int32
+    /// Idempotent-producer fields (-1 when the batch has no producer).
+    var producerId: Int64 = -1
+    var producerEpoch: Int16 = -1
+    var baseSequence: Int32 = -1
+    var lastSequence: Int32 = -1
 }
 
 /// Why a batch failed validation.

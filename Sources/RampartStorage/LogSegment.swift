@@ -290,7 +290,9 @@ final class LogSegment {
             }
             let summary = BatchSummary(
                 position: pos, baseOffset: header.baseOffset, lastOffset: header.lastOffset,
-                maxTimestamp: header.maxTimestamp, size: header.totalSize, recordsCount: header.recordsCount)
+                maxTimestamp: header.maxTimestamp, size: header.totalSize, recordsCount: header.recordsCount,
+                producerId: header.producerId, producerEpoch: header.producerEpoch,
+                baseSequence: header.baseSequence, lastSequence: header.lastSequence)
             guard try body(summary) else { return .stopped(position: pos) }
             pos += Int64(header.totalSize)
         }

@@ -110,6 +110,20 @@ extension PartitionLog {
         recoveryPoint = logEndOffset
         highWatermark = logEndOffset
         cleanedUpTo = logStartOffset
+        try rebuildProducerState(now: now)
+    }
+
+    /// Replays the batch headers of the last two segments into the idempotent-producer state. A
+    /// producer whose last batch is older is forgotten, as after Kafka's producer.id.expiration.ms: its
+    /// next batch is accepted whatever its sequence (Kafka's rule for unknown producers).
+    func rebuildProducerState(now: Int64) throws {
+        producerState = PartitionProducerState()
+        for segment in segments.suffix(2) {
+            _ = try segment.forEachBatch(from: 0, validateCRC: false) { summary in
+                producerState.record(summary, now: now)
+                return true
+            }
+        }
     }
 
     /// Decides between a torn tail (cut it) and corruption (throw, taking the partition offline).

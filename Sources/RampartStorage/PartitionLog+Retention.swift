@@ -20,6 +20,7 @@ extension PartitionLog {
     public func enforceRetention(now: Int64? = nil) throws -> RetentionResult {
         try checkOnline()
         let now = now ?? clock.nowMs()
+        producerState.expire(olderThan: now - Self.producerIDExpirationMs)
         func upperBound(_ i: Int) -> Int64 { i + 1 < segments.count ? segments[i + 1].baseOffset : logEndOffset }
         var count = 0
         while count < segments.count - 1 && segments[count + 1].baseOffset <= logStartOffset { count += 1 }

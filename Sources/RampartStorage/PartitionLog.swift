@@ -30,6 +30,9 @@ public struct AppendResult: Sendable, Hashable {
     public var logAppendTime: Int64
     /// The log start offset after the append.
     public var logStartOffset: Int64
+    /// The batch was a retry of one already in the log (idempotent producer): nothing was appended and
+    /// the offsets are the original ones.
+    public var isDuplicate = false
 }
 
 /// The upper bound of a read.
@@ -119,6 +122,11 @@ public actor PartitionLog {
     var pendingClose: [LogSegment] = []
     /// Number of sync rounds run (each syncs every dirty file once).
     public internal(set) var syncRounds = 0
+
+    /// Idempotent producers' recent batches, for duplicate and sequence checks on append.
+    var producerState = PartitionProducerState()
+    /// How long a producer id with no new batch is remembered (Kafka's producer.id.expiration.ms).
+    public static let producerIDExpirationMs: Int64 = 86_400_000
 
     // Compaction.
     var cleanedUpTo: Int64 = 0
@@ -216,6 +224,8 @@ public actor PartitionLog {
         var batches: [BatchSummary] = []
         var nextOffset = logEndOffset
         var index = 0
+        // Producer state as it will be once these batches are in; committed only after the write.
+        var producers = producerState
         while index < buffer.writerIndex {
             let header: RecordBatchHeader
             switch validateBatch(buffer, at: index) {
@@ -239,6 +249,20 @@ public actor PartitionLog {
             if header.attributes.isControl && origin == .client {
                 throw StorageError.invalidRecord("control batches may not be produced by clients")
             }
+            if header.producerId >= 0 && header.baseSequence >= 0 && origin == .client {
+                switch producers.check(producerID: header.producerId, epoch: header.producerEpoch,
+                                       firstSequence: header.baseSequence, lastSequence: header.lastSequence) {
+                case .append:
+                    break
+                case .duplicate(let original):
+                    guard index == 0, header.totalSize == buffer.readableBytes else {
+                        throw StorageError.invalidRecord("a retried batch of producer \(header.producerId) inside a multi-batch append")
+                    }
+                    return try await acknowledgeDuplicate(original, durability: durability)
+                case .reject(let code):
+                    throw StorageError.producerRejected(code, "producer \(header.producerId) epoch \(header.producerEpoch) sequence \(header.baseSequence) refused on \(name): \(code.name)")
+                }
+            }
             buffer.setBig(nextOffset, at: index)
             buffer.setBig(leaderEpoch, at: index + 12)
             var maxTimestamp = header.maxTimestamp
@@ -253,9 +277,12 @@ public actor PartitionLog {
                 maxTimestamp = logAppendTime
             }
             let last = nextOffset + Int64(header.lastOffsetDelta)
-            batches.append(BatchSummary(
+            let summary = BatchSummary(
                 position: Int64(index), baseOffset: nextOffset, lastOffset: last, maxTimestamp: maxTimestamp,
-                size: header.totalSize, recordsCount: header.recordsCount))
+                size: header.totalSize, recordsCount: header.recordsCount, producerId: header.producerId,
+                producerEpoch: header.producerEpoch, baseSequence: header.baseSequence, lastSequence: header.lastSequence)
+            batches.append(summary)
+            producers.record(summary, now: now)
             nextOffset = last + 1
             index += header.totalSize
         }
@@ -274,6 +301,7 @@ public actor PartitionLog {
             baseOffset: batches[0].baseOffset, lastOffset: nextOffset - 1, logAppendTime: logAppendTime,
             logStartOffset: logStartOffset)
         logEndOffset = nextOffset
+        producerState = producers
         if logEndOffset - recoveryPoint >= config.flushMessages { requestSync() }
         switch durability {
         case .written:
@@ -284,6 +312,18 @@ public actor PartitionLog {
         }
         return result
     }
+
+    /// Answers a retried idempotent batch with its original offsets, once they are as durable as asked.
+    private func acknowledgeDuplicate(
+        _ original: PartitionProducerState.BatchMetadata, durability: AppendDurability
+    ) async throws -> AppendResult {
+        if durability == .flushed { try await waitUntilFlushed(original.lastOffset + 1) }
+        return AppendResult(baseOffset: original.firstOffset, lastOffset: original.lastOffset, logAppendTime: -1,
+                            logStartOffset: logStartOffset, isDuplicate: true)
+    }
+
+    /// The epoch last seen from an idempotent producer on this partition.
+    public func producerEpoch(of producerID: Int64) -> Int16? { producerState.epoch(of: producerID) }
 
     func advanceHighWatermark(to offset: Int64) {
         if autoAdvanceHighWatermark && offset > highWatermark { highWatermark = min(offset, logEndOffset) }

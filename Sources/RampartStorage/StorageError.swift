@@ -20,6 +20,7 @@ public struct StorageError: Error, Hashable, CustomStringConvertible, Sendable {
         case alreadyExists
         case invalidConfig
         case closed
+        case producer(KafkaErrorCode)
     }
 
     private let base: Base
@@ -54,6 +55,7 @@ public struct StorageError: Error, Hashable, CustomStringConvertible, Sendable {
         case .noSpace, .io, .offline, .corruptLog, .closed: return .kafkaStorageError
         case .unknownPartition: return .unknownTopicOrPartition
         case .alreadyExists, .invalidConfig: return .unknownServerError
+        case .producer(let code): return code
         }
     }
 
@@ -102,6 +104,9 @@ public struct StorageError: Error, Hashable, CustomStringConvertible, Sendable {
         .init(.alreadyExists, "a log for partition \(partition) already exists")
     }
     /// A configuration value is invalid.
+    /// An idempotent producer's batch refused: out-of-order sequence or a fenced (older) epoch.
+    public static func producerRejected(_ code: KafkaErrorCode, _ what: String) -> Self { .init(.producer(code), what) }
+
     public static func invalidConfig(_ what: String) -> Self { .init(.invalidConfig, "invalid log config: \(what)") }
     /// The log was closed.
     public static func closed(_ partition: String) -> Self { .init(.closed, "log \(partition) is closed") }

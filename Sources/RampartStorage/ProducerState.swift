@@ -90,6 +90,15 @@ public struct PartitionProducerState: Sendable {
             firstOffset: header.baseOffset, lastOffset: header.lastOffset, timestamp: timestamp))
     }
 
+    /// Remembers a stored batch (append or replay at load). `now` stands in for a batch without a
+    /// timestamp, so expiry counts from when the broker saw it.
+    mutating func record(_ batch: BatchSummary, now: Int64) {
+        guard batch.producerId >= 0, batch.baseSequence >= 0 else { return }
+        record(producerID: batch.producerId, epoch: batch.producerEpoch, batch: BatchMetadata(
+            firstSequence: batch.baseSequence, lastSequence: batch.lastSequence, firstOffset: batch.baseOffset,
+            lastOffset: batch.lastOffset, timestamp: batch.maxTimestamp >= 0 ? max(batch.maxTimestamp, 0) : now))
+    }
+
     /// The epoch last seen for a producer.
     public func epoch(of producerID: Int64) -> Int16? { producers[producerID]?.epoch }
 

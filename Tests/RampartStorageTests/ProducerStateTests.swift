@@ -1,6 +1,5 @@
 import KafkaProtocol
-import RampartBroker
-import Synchronization
+import RampartStorage
 import Testing
 
 @Suite struct ProducerStateTests {
@@ -61,16 +60,5 @@ import Testing
         #expect(state.producerCount == 1)
         state.expire(olderThan: 2000)
         #expect(state.producerCount == 0)
-    }
-
-    @Test func allocatorPersistsBlocksBeforeHandingOutIds() async throws {
-        let persisted = Mutex<[Int64]>([])
-        let allocator = ProducerIDAllocator(reservedUpTo: 5000) { end in persisted.withLock { $0.append(end) } }
-        var ids: [Int64] = []
-        for _ in 0..<1001 { ids.append(try await allocator.allocate()) }
-        #expect(ids.first == 5000)
-        #expect(ids.last == 6000)
-        #expect(Set(ids).count == 1001)
-        #expect(persisted.withLock { $0 } == [6000, 7000])
     }
 }
