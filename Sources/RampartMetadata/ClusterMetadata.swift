@@ -108,6 +108,8 @@ public struct ClusterMetadata: Hashable, Sendable, Codable {
     public var topics: [String: TopicMetadata]
     /// Dynamic broker-level configs (AlterConfigs on the broker resource), by node id ("" = cluster default).
     public var brokerConfigs: [String: [String: String]]
+    /// Producer ids below this have been handed out (or reserved); allocation resumes here.
+    public var producerIDBlockEnd: Int64 = 0
 
     public init(clusterID: String, epoch: Int64 = 0, topics: [String: TopicMetadata] = [:], brokerConfigs: [String: [String: String]] = [:]) {
         self.formatVersion = Self.formatVersion
@@ -115,6 +117,20 @@ public struct ClusterMetadata: Hashable, Sendable, Codable {
         self.epoch = epoch
         self.topics = topics
         self.brokerConfigs = brokerConfigs
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case formatVersion, clusterID, epoch, topics, brokerConfigs, producerIDBlockEnd
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        formatVersion = try c.decode(Int.self, forKey: .formatVersion)
+        clusterID = try c.decode(String.self, forKey: .clusterID)
+        epoch = try c.decode(Int64.self, forKey: .epoch)
+        topics = try c.decode([String: TopicMetadata].self, forKey: .topics)
+        brokerConfigs = try c.decodeIfPresent([String: [String: String]].self, forKey: .brokerConfigs) ?? [:]
+        producerIDBlockEnd = try c.decodeIfPresent(Int64.self, forKey: .producerIDBlockEnd) ?? 0
     }
 
     /// A topic by id.

@@ -1,0 +1,187 @@
+import KafkaProtocol
+import Logging
+import NIOCore
+import RampartMetadata
+import RampartStorage
+
+/// A listener as published to clients (Metadata, FindCoordinator).
+public struct AdvertisedListener: Sendable, Hashable {
+    public var name: String
+    public var host: String
+    public var port: Int32
+
+    public init(name: String, host: String, port: Int32) {
+        self.name = name
+        self.host = host
+        self.port = port
+    }
+}
+
+/// The broker settings handlers need, taken from the validated server configuration.
+public struct BrokerSettings: Sendable {
+    public var nodeID: Int32
+    public var advertisedListeners: [AdvertisedListener]
+    public var numPartitions: Int32 = 1
+    public var defaultReplicationFactor: Int16 = 1
+    public var autoCreateTopics = true
+    public var deleteTopicEnable = true
+    /// fsync before acknowledging acks=all (Rampart's durability default).
+    public var flushOnAckAll = true
+    public var offsetsTopicPartitions: Int32 = 50
+    public var offsetsRetentionMs: Int64 = 7 * 24 * 3_600_000
+    public var group = GroupCoordinatorConfig()
+    /// Broker-level defaults of topic configs (`log.*` keys mapped to topic names), for DescribeConfigs.
+    public var topicConfigDefaults: [String: String] = [:]
+
+    public init(nodeID: Int32, advertisedListeners: [AdvertisedListener]) {
+        self.nodeID = nodeID
+        self.advertisedListeners = advertisedListeners
+    }
+}
+
+/// Everything the API handlers share: settings, the metadata store, the logs, the group coordinator
+/// and the producer id allocator.
+public final class Broker: Sendable {
+    public let settings: BrokerSettings
+    public let metadata: any MetadataStore
+    public let logs: LogManager
+    public let groups: GroupCoordinator
+    public let producerIDs: ProducerIDAllocator
+    public let logger: Logger
+    /// Milliseconds since the epoch.
+    public let clock: @Sendable () -> Int64
+
+    public static let consumerOffsetsTopic = "__consumer_offsets"
+    public static let transactionStateTopic = "__transaction_state"
+
+    public init(settings: BrokerSettings, metadata: any MetadataStore, logs: LogManager, producerIDBlockEnd: Int64,
+                logger: Logger, clock: @escaping @Sendable () -> Int64) {
+        self.settings = settings
+        self.metadata = metadata
+        self.logs = logs
+        self.logger = logger
+        self.clock = clock
+        self.groups = GroupCoordinator(config: settings.group, clock: clock)
+        self.producerIDs = ProducerIDAllocator(reservedUpTo: producerIDBlockEnd) { end in
+            _ = try await metadata.update { $0.producerIDBlockEnd = end }
+        }
+    }
+
+    /// The listener this request came in on, as advertised (clients are given addresses on it).
+    public func advertised(for listenerName: String) -> AdvertisedListener? {
+        settings.advertisedListeners.first { $0.name == listenerName } ?? settings.advertisedListeners.first
+    }
+
+    // MARK: - Topics
+
+    /// Kafka's topic name rules: 1–249 characters of `[a-zA-Z0-9._-]`, not `.` or `..`.
+    public static func validateTopicName(_ name: String) -> String? {
+        if name.isEmpty { return "topic name is empty" }
+        if name == "." || name == ".." { return "topic name cannot be '.' or '..'" }
+        if name.utf8.count > 249 { return "topic name is longer than 249 characters" }
+        let legal = name.utf8.allSatisfy { c in
+            (c >= 0x61 && c <= 0x7A) || (c >= 0x41 && c <= 0x5A) || (c >= 0x30 && c <= 0x39) || c == 0x2E || c == 0x5F || c == 0x2D
+        }
+        return legal ? nil : "topic name '\(name)' has characters other than ASCII alphanumerics, '.', '_' and '-'"
+    }
+
+    /// Why a topic creation is refused.
+    public struct TopicError: Error, Sendable {
+        public var code: KafkaErrorCode
+        public var message: String
+    }
+
+    /// Creates a topic: validates it, records it in the metadata store, then creates its partition
+    /// logs. `partitions`/`replicationFactor` of -1 take the broker defaults.
+    @discardableResult
+    public func createTopic(name: String, partitions: Int32 = -1, replicationFactor: Int16 = -1,
+                            configs: [String: String] = [:], validateOnly: Bool = false,
+                            isInternal: Bool = false) async throws(TopicError) -> TopicMetadata {
+        if let problem = Self.validateTopicName(name) { throw TopicError(code: .invalidTopic, message: problem) }
+        let count = partitions == -1 ? settings.numPartitions : partitions
+        guard count > 0 else { throw TopicError(code: .invalidPartitions, message: "number of partitions must be larger than 0") }
+        let replication = replicationFactor == -1 ? settings.defaultReplicationFactor : replicationFactor
+        guard replication > 0 else { throw TopicError(code: .invalidReplicationFactor, message: "replication factor must be larger than 0") }
+        guard replication == 1 else {
+            throw TopicError(code: .invalidReplicationFactor,
+                             message: "replication factor \(replication) is larger than the 1 available broker")
+        }
+        let logConfig: LogConfig
+        do {
+            logConfig = try LogConfig(properties: configs, defaults: await logs.config(forTopic: ""))
+        } catch {
+            throw TopicError(code: .invalidConfig, message: "\(error)")
+        }
+        let node = settings.nodeID
+        let topic = TopicMetadata(
+            name: name,
+            partitions: (0..<count).map { PartitionMetadata(partition: $0, leader: node, replicas: [node], isr: [node]) },
+            configs: configs, isInternal: isInternal)
+        if await metadata.current().topics[name] != nil {
+            throw TopicError(code: .topicAlreadyExists, message: "topic '\(name)' already exists")
+        }
+        if validateOnly { return topic }
+        do {
+            _ = try await metadata.update { image in
+                guard image.topics[name] == nil else { throw TopicError(code: .topicAlreadyExists, message: "topic '\(name)' already exists") }
+                image.topics[name] = topic
+            }
+        } catch let error as TopicError {
+            throw error
+        } catch {
+            throw TopicError(code: .kafkaStorageError, message: "cannot record topic '\(name)': \(error)")
+        }
+        if !configs.isEmpty { await logs.setTopicConfig(name, logConfig) }
+        for partition in topic.partitions {
+            do {
+                _ = try await logs.getOrCreateLog(TopicPartition(topic: name, partition: partition.partition))
+            } catch {
+                logger.error("cannot create log", metadata: ["topic": "\(name)", "partition": "\(partition.partition)", "error": "\(error)"])
+                throw TopicError(code: .kafkaStorageError, message: "cannot create the log of \(name)-\(partition.partition)")
+            }
+        }
+        logger.info("created topic", metadata: ["topic": "\(name)", "partitions": "\(count)"])
+        return topic
+    }
+
+    /// Deletes a topic: removes it from the metadata store, then deletes its logs.
+    public func deleteTopic(name: String) async throws(TopicError) {
+        guard settings.deleteTopicEnable else { throw TopicError(code: .topicDeletionDisabled, message: "delete.topic.enable is false") }
+        guard let topic = await metadata.current().topics[name] else {
+            throw TopicError(code: .unknownTopicOrPartition, message: "topic '\(name)' does not exist")
+        }
+        do {
+            _ = try await metadata.update { $0.topics[name] = nil }
+        } catch {
+            throw TopicError(code: .kafkaStorageError, message: "cannot record deletion of '\(name)': \(error)")
+        }
+        for partition in topic.partitions {
+            try? await logs.deleteLog(TopicPartition(topic: name, partition: partition.partition))
+        }
+        await logs.setTopicConfig(name, nil)
+        logger.info("deleted topic", metadata: ["topic": "\(name)"])
+    }
+
+    /// Brings the logs in line with the metadata after start-up: creates missing partition logs (a crash
+    /// between recording a topic and creating its logs) and deletes logs of topics that no longer exist
+    /// (a crash between recording a deletion and deleting the logs). Applies per-topic configs.
+    public func reconcileLogs() async throws {
+        let image = await metadata.current()
+        for (name, topic) in image.topics {
+            if !topic.configs.isEmpty, let config = try? LogConfig(properties: topic.configs, defaults: await logs.config(forTopic: "")) {
+                await logs.setTopicConfig(name, config)
+            }
+            for partition in topic.partitions {
+                let tp = TopicPartition(topic: name, partition: partition.partition)
+                if await logs.log(for: tp) == nil {
+                    logger.warning("creating missing partition log", metadata: ["partition": "\(tp)"])
+                    _ = try await logs.createLog(tp)
+                }
+            }
+        }
+        for (tp, _) in await logs.allLogs where image.topics[tp.topic]?.partitions.contains(where: { $0.partition == tp.partition }) != true {
+            logger.warning("deleting the log of a partition that is not in the metadata", metadata: ["partition": "\(tp)"])
+            try await logs.deleteLog(tp)
+        }
+    }
+}
