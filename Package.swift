@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "KafkaProtocol", targets: ["KafkaProtocol"]),
         .library(name: "RampartStorage", targets: ["RampartStorage"]),
         .library(name: "RampartMetadata", targets: ["RampartMetadata"]),
+        .executable(name: "rampart", targets: ["rampart"]),
         .executable(name: "kafka-protocol-generator", targets: ["KafkaProtocolGenerator"]),
         .executable(name: "rampart-protocol-bench", targets: ["RampartProtocolBench"]),
         .executable(name: "rampart-fuzz-request", targets: ["RampartFuzzRequest"]),
@@ -20,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
         // C shims: CRC32C (SSE4.2 with a software fallback).
@@ -40,6 +42,22 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "KafkaProtocolCodegen", swiftSettings: swiftSettings),
+        .target(
+            name: "RampartCLI",
+            dependencies: [
+                "RampartServer", "RampartBroker", "KafkaProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "rampart",
+            dependencies: ["RampartCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "KafkaProtocolGenerator",
             dependencies: ["KafkaProtocolCodegen"],
@@ -56,7 +74,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "RampartMetadata", swiftSettings: swiftSettings),
-        .target(name: "RampartServer", swiftSettings: swiftSettings),
+        .target(
+            name: "RampartServer",
+            dependencies: [
+                "RampartBroker", "RampartStorage", "RampartMetadata", "KafkaProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "RampartBroker",
             dependencies: [

@@ -2,7 +2,7 @@
 ///
 /// `name` is Kafka's constant name (e.g. `TOPIC_AUTHORIZATION_FAILED`); `isRetriable` follows Kafka's
 /// `RetriableException` classification.
-public struct KafkaErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+public struct KafkaErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible, Error {
     public var rawValue: Int16
     public init(rawValue: Int16) { self.rawValue = rawValue }
     public init(_ rawValue: Int16) { self.rawValue = rawValue }

@@ -30,7 +30,7 @@ public final class KafkaConnectionHandler: ChannelDuplexHandler {
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !closing else { return }
+        guard !closing, !draining else { return }
         queue.append(unwrapInboundIn(data))
         processNext(context: context)
     }
@@ -52,7 +52,20 @@ public final class KafkaConnectionHandler: ChannelDuplexHandler {
         close(context: context)
     }
 
+    /// Sent through the pipeline at shutdown: answer the request in flight, then close.
+    public struct DrainEvent: Sendable {
+        public init() {}
+    }
+
+    private var draining = false
+
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is DrainEvent {
+            draining = true
+            queue.removeAll()
+            if !inFlight { close(context: context) }
+            return
+        }
         if event is IdleStateHandler.IdleStateEvent {
             logger.debug("closing idle connection", metadata: ["client": "\(connection.clientHost)"])
             close(context: context)
@@ -99,11 +112,24 @@ public final class KafkaConnectionHandler: ChannelDuplexHandler {
         guard !closing else { return }
         switch outcome {
         case .respond(let response):
+            if draining {
+                // Close only once the answer has left, so shutdown does not cut it off.
+                let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                context.writeAndFlush(wrapOutboundOut(response)).whenComplete { _ in
+                    let (handler, context) = loopBound.value
+                    handler.close(context: context)
+                }
+                return
+            }
             context.writeAndFlush(wrapOutboundOut(response), promise: nil)
         case .noResponse:
             break
         case .close(let reason):
             logger.warning("closing connection: \(reason)", metadata: ["client": "\(connection.clientHost)"])
+            close(context: context)
+            return
+        }
+        if draining {
             close(context: context)
             return
         }

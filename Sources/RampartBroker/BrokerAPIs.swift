@@ -1,0 +1,14 @@
+import KafkaProtocol
+
+/// The APIs this broker serves. One handler per API key, each in its own file under `Handlers/`.
+public enum BrokerAPIs {
+    public static func registry(for broker: Broker) -> KafkaAPIRegistry {
+        var registry = KafkaAPIRegistry()
+        registry.register(MetadataHandler(broker: broker))
+        // ApiVersions lists everything registered, itself included.
+        var withSelf = registry
+        withSelf.register(ApiVersionsHandler(apiVersions: []))
+        registry.register(ApiVersionsHandler(apiVersions: withSelf.apiVersions))
+        return registry
+    }
+}

@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// The `rampart` command: the broker (`serve`) and the operator tools.
+public struct RampartCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "rampart",
+        abstract: "Rampart: a hardened, Kafka-compatible message broker.",
+        subcommands: [ServeCommand.self]
+    )
+
+    public init() {}
+}

@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RampartServer
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `rampart serve --config server.properties`: runs a broker until SIGTERM or SIGINT.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run a broker with a Kafka server.properties file."
+    )
+
+    @Option(name: .long, help: "The broker configuration (Kafka server.properties keys).")
+    var config: String
+
+    func run() async throws {
+        let brokerConfig: BrokerConfig
+        do {
+            brokerConfig = try BrokerConfig.load(path: config)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        LoggingSetup.bootstrap(format: brokerConfig.string("rampart.log.format") ?? "text",
+                               level: brokerConfig.string("rampart.log.level") ?? "info")
+        let logger = Logger(label: "rampart.server")
+        let server = BrokerServer(config: brokerConfig, logger: logger)
+        let stop = SignalWaiter(signals: [SIGTERM, SIGINT])
+        do {
+            try await server.start()
+        } catch {
+            logger.critical("start-up failed: \(error)")
+            await server.shutdown(timeout: .seconds(1))
+            throw ExitCode(1)
+        }
+        let signal = await stop.wait()
+        logger.info("received signal \(signal)")
+        await server.shutdown()
+    }
+}
+
+/// Waits for one of a set of signals (delivered through Dispatch, not an async-unsafe handler).
+final class SignalWaiter: @unchecked Sendable {
+    private var sources: [DispatchSourceSignal] = []
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<Int32, Never>?
+    private var received: Int32?
+
+    init(signals: [Int32]) {
+        for number in signals {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [weak self] in self?.fire(number) }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    private func fire(_ number: Int32) {
+        lock.lock()
+        let waiting = continuation
+        continuation = nil
+        if waiting == nil { received = number }
+        lock.unlock()
+        waiting?.resume(returning: number)
+    }
+
+    func wait() async -> Int32 {
+        await withCheckedContinuation { continuation in
+            lock.lock()
+            if let received {
+                lock.unlock()
+                continuation.resume(returning: received)
+                return
+            }
+            self.continuation = continuation
+            lock.unlock()
+        }
+    }
+}

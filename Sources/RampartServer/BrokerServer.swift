@@ -1,0 +1,223 @@
+import Foundation
+import KafkaProtocol
+import Logging
+import NIOCore
+import NIOPosix
+import RampartBroker
+import RampartMetadata
+import RampartStorage
+import Synchronization
+
+/// Runs a broker: opens the metadata store and the logs, binds the listeners, serves until asked to
+/// stop, then shuts down cleanly (stop accepting, let in-flight requests finish, flush the logs and
+/// write the clean-shutdown markers).
+public final class BrokerServer: @unchecked Sendable {
+    public let config: BrokerConfig
+    private let logger: Logger
+    private let group: MultiThreadedEventLoopGroup
+    private var serverChannels: [Channel] = []
+    private let connections = ConnectionRegistry()
+    public private(set) var broker: Broker?
+    private var backgroundTasks: [Task<Void, Never>] = []
+
+    /// The listeners as bound (ports resolved when 0 was asked for).
+    public private(set) var boundAddresses: [String: SocketAddress] = [:]
+
+    public init(config: BrokerConfig, logger: Logger, eventLoopThreads: Int = System.coreCount) {
+        self.config = config
+        self.logger = logger
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, eventLoopThreads))
+    }
+
+    /// An error that stops start-up, naming what was wrong.
+    public struct StartupError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public func start() async throws {
+        let listeners = config.listeners
+        for listener in listeners where listener.securityProtocol != .plaintext {
+            throw StartupError(description: "listeners: \(listener.name) uses \(listener.securityProtocol.rawValue), which this build does not serve yet (TLS and SASL arrive with their issues); use PLAINTEXT with rampart.insecure.allow.plaintext=true for now")
+        }
+        for listener in listeners where listener.securityProtocol == .plaintext {
+            logger.warning("PLAINTEXT listener \(listener.name) on \(listener.host.isEmpty ? "*" : listener.host):\(listener.port): traffic is NOT encrypted and clients are NOT authenticated (rampart.insecure.allow.plaintext=true)")
+        }
+
+        let logDirs = config.logDirs
+        let metadataDirectory = URL(fileURLWithPath: logDirs[0])
+        let store: EmbeddedMetadataStore
+        do {
+            store = try EmbeddedMetadataStore(directory: metadataDirectory)
+        } catch {
+            throw StartupError(description: "metadata store: \(error)")
+        }
+        let logManager = LogManager(config: Self.logManagerConfig(config))
+        let report = try await logManager.startup()
+        for (tp, partitionReport) in report.sorted(by: { $0.key < $1.key }) {
+            if let reason = partitionReport.offlineReason {
+                logger.error("partition offline", metadata: ["partition": "\(tp)", "reason": "\(reason)"])
+            } else if partitionReport.recovered {
+                logger.info("partition recovered", metadata: ["partition": "\(tp)", "truncatedBytes": "\(partitionReport.truncatedBytes)"])
+            }
+        }
+        let image = await store.current()
+        let settings = Self.brokerSettings(config, listeners: listeners)
+        let broker = Broker(settings: settings, metadata: store, logs: logManager, producerIDBlockEnd: image.producerIDBlockEnd,
+                            logger: logger, clock: { Int64(Date().timeIntervalSince1970 * 1000) })
+        try await broker.reconcileLogs()
+        await logManager.startBackgroundTasks()
+        self.broker = broker
+        let groups = broker.groups
+        backgroundTasks.append(Task { await groups.run() })
+
+        let dispatcher = RequestDispatcher(registry: BrokerAPIs.registry(for: broker), logger: logger)
+        for listener in listeners {
+            let channel = try await bind(listener, dispatcher: dispatcher)
+            serverChannels.append(channel)
+            if let address = channel.localAddress { boundAddresses[listener.name] = address }
+            logger.info("listening", metadata: ["listener": "\(listener.name)", "address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+        }
+        logger.info("Rampart broker started", metadata: ["node.id": "\(settings.nodeID)", "cluster.id": "\(image.clusterID)"])
+    }
+
+    private func bind(_ listener: ListenerConfig, dispatcher: RequestDispatcher) async throws -> Channel {
+        let limits = config.socketRequestMaxBytes
+        let idleMs = config.connectionsMaxIdleMs
+        let maxPerIP = config.maxConnectionsPerIP
+        let connections = self.connections
+        let logger = self.logger
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 512)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                let host = channel.remoteAddress?.ipAddress ?? "unknown"
+                guard connections.open(host: host, channel: channel, limit: maxPerIP) else {
+                    logger.warning("refusing connection: max.connections.per.ip reached", metadata: ["client": "\(host)"])
+                    return channel.close()
+                }
+                channel.closeFuture.whenComplete { _ in connections.closed(host: host, channel: channel) }
+                return channel.eventLoop.makeCompletedFuture {
+                    let info = ConnectionInfo(listenerName: listener.name, clientHost: host, principal: .anonymous)
+                    let sync = channel.pipeline.syncOperations
+                    if idleMs > 0 {
+                        try sync.addHandler(IdleStateHandler(allTimeout: .milliseconds(idleMs)))
+                    }
+                    try sync.addHandler(ByteToMessageHandler(KafkaFrameDecoder(limits: KafkaFrameLimits(maxFrameSize: limits))))
+                    try sync.addHandler(MessageToByteHandler(KafkaFrameEncoder()))
+                    try sync.addHandler(KafkaConnectionHandler(dispatcher: dispatcher, connection: info, logger: logger))
+                }
+            }
+        do {
+            return try await bootstrap.bind(host: listener.host.isEmpty ? "0.0.0.0" : listener.host, port: listener.port).get()
+        } catch {
+            throw StartupError(description: "listeners: cannot bind \(listener.name) to \(listener.host):\(listener.port): \(error)")
+        }
+    }
+
+    /// Stops accepting, closes client connections once their in-flight request is answered (bounded by
+    /// `timeout`), flushes every log and writes the clean-shutdown markers.
+    public func shutdown(timeout: Duration = .seconds(10)) async {
+        logger.info("shutting down")
+        for channel in serverChannels { try? await channel.close() }
+        serverChannels.removeAll()
+        await connections.closeAll(timeout: timeout)
+        for task in backgroundTasks { task.cancel() }
+        for task in backgroundTasks { await task.value }
+        if let broker {
+            do {
+                try await broker.logs.shutdown()
+            } catch {
+                logger.error("log shutdown failed: \(error)")
+            }
+        }
+        try? await group.shutdownGracefully()
+        logger.info("stopped")
+    }
+
+    static func logManagerConfig(_ config: BrokerConfig) -> LogManagerConfig {
+        var defaults = LogConfig()
+        if let v = config.int("log.segment.bytes") { defaults.segmentBytes = v }
+        defaults.segmentMs = config.logRollMs
+        if let v = config.int("log.index.interval.bytes") { defaults.indexIntervalBytes = v }
+        defaults.retentionMs = config.logRetentionMs
+        if let v = config.int64("log.retention.bytes") { defaults.retentionBytes = v }
+        var policy: LogConfig.CleanupPolicy = []
+        for p in config.list("log.cleanup.policy") { policy.insert(p == "compact" ? .compact : .delete) }
+        defaults.cleanupPolicy = policy
+        if let v = config.int64("log.cleaner.delete.retention.ms") { defaults.deleteRetentionMs = v }
+        if let v = config.int64("log.cleaner.min.compaction.lag.ms") { defaults.minCompactionLagMs = v }
+        if let v = config.int64("log.flush.interval.messages") { defaults.flushMessages = v }
+        if let v = config.int64("log.flush.interval.ms") { defaults.flushMs = v }
+        defaults.messageTimestampType = config.string("log.message.timestamp.type") == "LogAppendTime" ? .logAppendTime : .createTime
+        defaults.maxMessageBytes = config.messageMaxBytes
+        var managerConfig = LogManagerConfig(logDirs: config.logDirs, defaultLogConfig: defaults)
+        if let v = config.int64("log.retention.check.interval.ms") { managerConfig.retentionCheckIntervalMs = v }
+        if let rate = config.string("log.cleaner.io.max.bytes.per.second").flatMap(Double.init) { managerConfig.cleanerIOMaxBytesPerSecond = rate }
+        return managerConfig
+    }
+
+    static func brokerSettings(_ config: BrokerConfig, listeners: [ListenerConfig]) -> BrokerSettings {
+        let advertised = config.advertisedListeners.map { listener in
+            AdvertisedListener(name: listener.name,
+                               host: listener.host.isEmpty || listener.host == "0.0.0.0" ? "127.0.0.1" : listener.host,
+                               port: Int32(listener.port))
+        }
+        var settings = BrokerSettings(nodeID: config.nodeID, advertisedListeners: advertised)
+        settings.numPartitions = config.numPartitions
+        settings.defaultReplicationFactor = config.defaultReplicationFactor
+        settings.autoCreateTopics = config.autoCreateTopics
+        settings.deleteTopicEnable = config.bool("delete.topic.enable")
+        settings.flushOnAckAll = config.bool("rampart.flush.on.ack.all")
+        settings.offsetsTopicPartitions = Int32(config.int("offsets.topic.num.partitions") ?? 50)
+        settings.offsetsRetentionMs = config.offsetsRetentionMinutes * 60_000
+        settings.group = GroupCoordinatorConfig(
+            minSessionTimeoutMs: Int32(config.int("group.min.session.timeout.ms") ?? 6000),
+            maxSessionTimeoutMs: Int32(config.int("group.max.session.timeout.ms") ?? 1_800_000),
+            initialRebalanceDelayMs: Int32(config.groupInitialRebalanceDelayMs))
+        return settings
+    }
+}
+
+/// Open client connections, per client address, for `max.connections.per.ip` and shutdown.
+final class ConnectionRegistry: Sendable {
+    private struct State {
+        var perHost: [String: Int] = [:]
+        var channels: [ObjectIdentifier: any Channel] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    func open(host: String, channel: any Channel, limit: Int) -> Bool {
+        state.withLock { state in
+            guard state.perHost[host, default: 0] < limit else { return false }
+            state.perHost[host, default: 0] += 1
+            state.channels[ObjectIdentifier(channel)] = channel
+            return true
+        }
+    }
+
+    func closed(host: String, channel: any Channel) {
+        state.withLock { state in
+            guard state.channels.removeValue(forKey: ObjectIdentifier(channel)) != nil else { return }
+            state.perHost[host, default: 1] -= 1
+            if state.perHost[host] == 0 { state.perHost[host] = nil }
+        }
+    }
+
+    /// Asks every connection to finish its in-flight request and close; force-closes after `timeout`.
+    func closeAll(timeout: Duration) async {
+        let open = state.withLock { Array($0.channels.values) }
+        for channel in open {
+            channel.pipeline.fireUserInboundEventTriggered(KafkaConnectionHandler.DrainEvent())
+        }
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if state.withLock({ $0.channels.isEmpty }) { return }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        for channel in open { try? await channel.close() }
+    }
+}
