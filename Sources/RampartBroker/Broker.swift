@@ -82,6 +82,8 @@ public final class Broker: Sendable {
     /// Serialises changes to topics (create, delete, partitions, configs) so the metadata store and the
     /// live logs see them in the same order.
     let topicChanges = AsyncSerialQueue()
+    /// Signalled after every append, for fetch long polls.
+    public let appended = AppendSignal()
 
     public static let consumerOffsetsTopic = "__consumer_offsets"
     public static let transactionStateTopic = "__transaction_state"

@@ -4,10 +4,15 @@ import KafkaProtocol
 public enum BrokerAPIs {
     public static func registry(for broker: Broker) -> KafkaAPIRegistry {
         var registry = KafkaAPIRegistry()
+        registry.register(ProduceHandler(broker: broker))
+        registry.register(FetchHandler(broker: broker))
+        registry.register(ListOffsetsHandler(broker: broker))
         registry.register(MetadataHandler(broker: broker))
         registry.register(CreateTopicsHandler(broker: broker))
         registry.register(DeleteTopicsHandler(broker: broker))
         registry.register(DeleteRecordsHandler(broker: broker))
+        registry.register(InitProducerIdHandler(broker: broker))
+        registry.register(OffsetForLeaderEpochHandler(broker: broker))
         registry.register(DescribeConfigsHandler(broker: broker))
         registry.register(AlterConfigsHandler(broker: broker))
         registry.register(DescribeLogDirsHandler(broker: broker))
