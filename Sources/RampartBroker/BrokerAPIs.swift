@@ -8,8 +8,17 @@ public enum BrokerAPIs {
         registry.register(FetchHandler(broker: broker))
         registry.register(ListOffsetsHandler(broker: broker))
         registry.register(MetadataHandler(broker: broker))
+        registry.register(CreateTopicsHandler(broker: broker))
+        registry.register(DeleteTopicsHandler(broker: broker))
+        registry.register(DeleteRecordsHandler(broker: broker))
         registry.register(InitProducerIdHandler(broker: broker))
         registry.register(OffsetForLeaderEpochHandler(broker: broker))
+        registry.register(DescribeConfigsHandler(broker: broker))
+        registry.register(AlterConfigsHandler(broker: broker))
+        registry.register(DescribeLogDirsHandler(broker: broker))
+        registry.register(CreatePartitionsHandler(broker: broker))
+        registry.register(IncrementalAlterConfigsHandler(broker: broker))
+        registry.register(DescribeClusterHandler(broker: broker))
         // ApiVersions lists everything registered, itself included.
         var withSelf = registry
         withSelf.register(ApiVersionsHandler(apiVersions: []))
