@@ -30,8 +30,6 @@ public struct BrokerSettings: Sendable {
     public var offsetsTopicPartitions: Int32 = 50
     public var offsetsRetentionMs: Int64 = 7 * 24 * 3_600_000
     public var group = GroupCoordinatorConfig()
-    /// Broker-level defaults of topic configs (`log.*` keys mapped to topic names), for DescribeConfigs.
-    public var topicConfigDefaults: [String: String] = [:]
     /// Every broker config key with its value as DescribeConfigs reports it (from `server.properties`,
     /// else the default). Sensitive values are never stored here.
     public var brokerConfigs: [BrokerConfigEntry] = []
