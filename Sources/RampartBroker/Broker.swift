@@ -39,13 +39,15 @@ public struct BrokerSettings: Sendable {
     }
 }
 
-/// Everything the API handlers share: settings, the metadata store, the logs, the group coordinator
-/// and the producer id allocator.
+/// Everything the API handlers share: settings, the metadata store, the logs, the group coordinator,
+/// the committed offsets and the producer id allocator.
 public final class Broker: Sendable {
     public let settings: BrokerSettings
     public let metadata: any MetadataStore
     public let logs: LogManager
     public let groups: GroupCoordinator
+    /// Committed offsets, persisted in `__consumer_offsets`.
+    public let offsets: OffsetManager
     public let producerIDs: ProducerIDAllocator
     public let logger: Logger
     /// Milliseconds since the epoch.
@@ -62,6 +64,7 @@ public final class Broker: Sendable {
         self.logger = logger
         self.clock = clock
         self.groups = GroupCoordinator(config: settings.group, clock: clock)
+        self.offsets = OffsetManager(logs: logs, partitionCount: settings.offsetsTopicPartitions, logger: logger)
         self.producerIDs = ProducerIDAllocator(reservedUpTo: producerIDBlockEnd) { end in
             _ = try await metadata.update { $0.producerIDBlockEnd = end }
         }

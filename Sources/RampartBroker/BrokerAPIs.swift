@@ -5,6 +5,17 @@ public enum BrokerAPIs {
     public static func registry(for broker: Broker) -> KafkaAPIRegistry {
         var registry = KafkaAPIRegistry()
         registry.register(MetadataHandler(broker: broker))
+        registry.register(OffsetCommitHandler(broker: broker))
+        registry.register(OffsetFetchHandler(broker: broker))
+        registry.register(FindCoordinatorHandler(broker: broker))
+        registry.register(JoinGroupHandler(broker: broker))
+        registry.register(HeartbeatHandler(broker: broker))
+        registry.register(LeaveGroupHandler(broker: broker))
+        registry.register(SyncGroupHandler(broker: broker))
+        registry.register(DescribeGroupsHandler(broker: broker))
+        registry.register(ListGroupsHandler(broker: broker))
+        registry.register(DeleteGroupsHandler(broker: broker))
+        registry.register(OffsetDeleteHandler(broker: broker))
         // ApiVersions lists everything registered, itself included.
         var withSelf = registry
         withSelf.register(ApiVersionsHandler(apiVersions: []))

@@ -43,7 +43,9 @@ final class Counter: Sendable {
         let id2 = await coordinator.joinGroup(groupID: "g", input()).memberID
         #expect(id1 == "client-1" && id2 == "client-2")
 
+        // The first member to join leads: let join1 reach the coordinator before join2 starts.
         async let join1 = coordinator.joinGroup(groupID: "g", input(id1))
+        await eventually { await coordinator.describeGroup("g").members.count == 1 }
         async let join2 = coordinator.joinGroup(groupID: "g", input(id2))
         await eventually { await coordinator.describeGroup("g").members.count == 2 }
         clock.advance(3000)
