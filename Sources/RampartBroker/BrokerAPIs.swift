@@ -4,6 +4,9 @@ import KafkaProtocol
 public enum BrokerAPIs {
     public static func registry(for broker: Broker) -> KafkaAPIRegistry {
         var registry = KafkaAPIRegistry()
+        registry.register(ProduceHandler(broker: broker))
+        registry.register(FetchHandler(broker: broker))
+        registry.register(ListOffsetsHandler(broker: broker))
         registry.register(MetadataHandler(broker: broker))
         registry.register(OffsetCommitHandler(broker: broker))
         registry.register(OffsetFetchHandler(broker: broker))
@@ -14,6 +17,8 @@ public enum BrokerAPIs {
         registry.register(SyncGroupHandler(broker: broker))
         registry.register(DescribeGroupsHandler(broker: broker))
         registry.register(ListGroupsHandler(broker: broker))
+        registry.register(InitProducerIdHandler(broker: broker))
+        registry.register(OffsetForLeaderEpochHandler(broker: broker))
         registry.register(DeleteGroupsHandler(broker: broker))
         registry.register(OffsetDeleteHandler(broker: broker))
         // ApiVersions lists everything registered, itself included.

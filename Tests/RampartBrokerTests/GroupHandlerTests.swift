@@ -17,7 +17,7 @@ struct FlowVersions: Sendable, CustomTestStringConvertible {
     }
 
     /// Joins a new member, going through MEMBER_ID_REQUIRED at v4+.
-    func join(_ f: BrokerFixture, version: Int16) async throws -> JoinGroupResponse {
+    func join(_ f: GroupsFixture, version: Int16) async throws -> JoinGroupResponse {
         var request = try joinRequest()
         var response = try await f.call(request, version: version)
         if version >= 4 {

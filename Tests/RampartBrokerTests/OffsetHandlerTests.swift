@@ -19,7 +19,7 @@ import Testing
         response.topics.flatMap { $0.partitions.map { KafkaErrorCode($0.errorCode) } }
     }
 
-    func fetch(_ f: BrokerFixture, _ group: String, _ topics: [(String, [Int32])]?, version: Int16) async throws
+    func fetch(_ f: GroupsFixture, _ group: String, _ topics: [(String, [Int32])]?, version: Int16) async throws
         -> [String: (offset: Int64, epoch: Int32, metadata: String?)] {
         var result: [String: (Int64, Int32, String?)] = [:]
         if version >= 8 {
@@ -96,7 +96,7 @@ import Testing
     }
 
     @Test func offsetsSurviveARestart() async throws {
-        let first = try await BrokerFixture.make()
+        let first = try await GroupsFixture.make()
         try await first.createTopic("t", partitions: 3)
         #expect(errors(try await first.call(commit("a", [("t", 0, 10), ("t", 2, 12)], metadata: "meta-a", epoch: 2), version: 8)) == [.noError, .noError])
         #expect(errors(try await first.call(commit("b", [("t", 1, 21)]), version: 8)) == [.noError])

@@ -9,7 +9,7 @@ import Testing
 
 /// A Broker over a temporary data directory, its handlers reached through `BrokerAPIs.registry` with
 /// every request and response encoded and decoded at the version under test (as on the wire).
-final class BrokerFixture: Sendable {
+final class GroupsFixture: Sendable {
     let directory: URL
     let clock: ManualClock
     let broker: Broker
@@ -19,7 +19,7 @@ final class BrokerFixture: Sendable {
 
     /// A broker over `directory` (a new temporary one by default), offsets loaded as at start-up.
     static func make(directory: URL? = nil, clock: ManualClock = ManualClock(start: 1_700_000_000_000),
-                     configure: (inout BrokerSettings) -> Void = { _ in }) async throws -> BrokerFixture {
+                     configure: (inout BrokerSettings) -> Void = { _ in }) async throws -> GroupsFixture {
         let directory = directory ?? FileManager.default.temporaryDirectory
             .appendingPathComponent("rampart-groups-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -35,7 +35,7 @@ final class BrokerFixture: Sendable {
                             clock: { clock.now })
         try await broker.reconcileLogs()
         try await broker.loadOffsets()
-        return BrokerFixture(directory: directory, clock: clock, broker: broker)
+        return GroupsFixture(directory: directory, clock: clock, broker: broker)
     }
 
     private init(directory: URL, clock: ManualClock, broker: Broker) {
@@ -46,7 +46,7 @@ final class BrokerFixture: Sendable {
     }
 
     /// Shuts the logs down and starts a new Broker over the same directory.
-    func restart() async throws -> BrokerFixture {
+    func restart() async throws -> GroupsFixture {
         try await broker.logs.shutdown()
         return try await Self.make(directory: directory, clock: clock)
     }
@@ -97,8 +97,8 @@ func subscription(_ topics: [String]) throws -> ByteBuffer {
 
 /// Runs `body` over a fresh broker and removes it afterwards.
 func withBroker(configure: (inout BrokerSettings) -> Void = { _ in },
-                _ body: (BrokerFixture) async throws -> Void) async throws {
-    let fixture = try await BrokerFixture.make(configure: configure)
+                _ body: (GroupsFixture) async throws -> Void) async throws {
+    let fixture = try await GroupsFixture.make(configure: configure)
     do {
         try await body(fixture)
     } catch {
