@@ -141,6 +141,8 @@ struct FlowVersions: Sendable, CustomTestStringConvertible {
             #expect(left.errorCode == 0)
             #expect(left.members.map { KafkaErrorCode($0.errorCode) } == [.noError, .noError, .unknownMemberId])
             #expect(await f.broker.groups.describeGroup("g").state == .empty)
+            let listed = try await f.call(ListGroupsRequest(), version: 4).groups
+            #expect(listed.map(\.protocolType) == ["consumer"], "an emptied group keeps its protocol type, as in Kafka")
         }
     }
 

@@ -308,10 +308,10 @@ public struct GroupStateMachine: Sendable {
         pendingMembers = pendingMembers.filter { $0.value > now }
         generationID &+= 1
         guard !members.isEmpty else {
+            // Kafka keeps the protocol type of an emptied group: it still lists as a consumer group.
             state = .empty
             protocolName = nil
             leaderID = nil
-            protocolType = nil
             return []
         }
         let selected = selectProtocol()
