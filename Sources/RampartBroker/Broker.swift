@@ -164,6 +164,7 @@ public final class Broker: Sendable {
             try? await logs.deleteLog(TopicPartition(topic: name, partition: partition.partition))
         }
         await logs.setTopicConfig(name, nil)
+        await offsets.deleteOffsets(ofTopic: name, now: clock())
         logger.info("deleted topic", metadata: ["topic": "\(name)"])
     }
 

@@ -268,3 +268,23 @@ import Testing
         }
     }
 }
+
+@Suite struct OffsetTopicDeletionTests {
+    @Test func deletingATopicDeletesItsCommittedOffsets() async throws {
+        try await withBroker { f in
+            try await f.createTopic("t")
+            try await f.createTopic("u")
+            let request = OffsetCommitRequest(groupId: "g", generationIdOrMemberEpoch: -1, memberId: "", topics: [
+                .init(name: "t", partitions: [.init(partitionIndex: 0, committedOffset: 1)]),
+                .init(name: "u", partitions: [.init(partitionIndex: 1, committedOffset: 2)]),
+            ])
+            #expect(try await f.call(request, version: 8).topics.flatMap(\.partitions).map(\.errorCode) == [0, 0])
+            try await f.broker.deleteTopic(name: "t")
+            let left = await f.broker.offsets.committed(groupID: "g")
+            #expect(left.keys.map(\.description) == ["u-1"])
+            let restarted = try await f.restart()
+            #expect(await restarted.broker.offsets.committed(groupID: "g").keys.map(\.description) == ["u-1"])
+            await restarted.close()
+        }
+    }
+}

@@ -98,6 +98,19 @@ public actor OffsetManager {
         return error == .noError ? .success(existing) : .failure(error)
     }
 
+    /// Deletes every group's committed offsets on a topic (the topic was deleted, as Kafka does).
+    public func deleteOffsets(ofTopic topic: String, now: Int64) async {
+        let affected = groups.compactMap { group, entries -> (String, [TopicPartition])? in
+            let partitions = entries.filter { $0.key.topic == topic && $0.value.value != nil }.map(\.key)
+            return partitions.isEmpty ? nil : (group, partitions)
+        }
+        for (group, partitions) in affected {
+            if case .failure(let error) = await delete(groupID: group, partitions: partitions, now: now) {
+                logger.warning("cannot delete the offsets of a deleted topic", metadata: ["group": "\(group)", "topic": "\(topic)", "error": "\(error)"])
+            }
+        }
+    }
+
     private func write(groupID: String, _ changes: [(TopicPartition, OffsetRecords.Value?)], now: Int64) async -> KafkaErrorCode {
         let tp = TopicPartition(topic: Self.topic, partition: partition(forGroup: groupID))
         guard let log = await logs.log(for: tp) else { return .coordinatorNotAvailable }
