@@ -161,6 +161,18 @@ public final class BrokerServer: @unchecked Sendable {
         return managerConfig
     }
 
+    /// Every known broker key as DescribeConfigs reports it: the explicit `server.properties` value or the
+    /// default. Sensitive values never leave `BrokerConfig`.
+    static func brokerConfigEntries(_ config: BrokerConfig) -> [BrokerConfigEntry] {
+        BrokerConfigKeys.all.map { definition in
+            BrokerConfigEntry(
+                name: definition.name, explicitValue: definition.isSensitive ? nil : config.explicit[definition.name],
+                isExplicit: config.explicit[definition.name] != nil,
+                defaultValue: definition.isSensitive ? nil : definition.defaultValue, isSensitive: definition.isSensitive,
+                typeCode: definition.type.kafkaTypeCode, documentation: definition.documentation)
+        }
+    }
+
     static func brokerSettings(_ config: BrokerConfig, listeners: [ListenerConfig]) -> BrokerSettings {
         let advertised = config.advertisedListeners.map { listener in
             AdvertisedListener(name: listener.name,
@@ -179,6 +191,7 @@ public final class BrokerServer: @unchecked Sendable {
             minSessionTimeoutMs: Int32(config.int("group.min.session.timeout.ms") ?? 6000),
             maxSessionTimeoutMs: Int32(config.int("group.max.session.timeout.ms") ?? 1_800_000),
             initialRebalanceDelayMs: Int32(config.groupInitialRebalanceDelayMs))
+        settings.brokerConfigs = brokerConfigEntries(config)
         return settings
     }
 }
