@@ -121,7 +121,10 @@ let package = Package(
         ),
         .testTarget(
             name: "RampartBrokerTests",
-            dependencies: ["RampartBroker", "KafkaProtocol", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "RampartBroker", "KafkaProtocol", "RampartMetadata", "RampartStorage",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "RampartServerTests", dependencies: ["RampartServer"], swiftSettings: swiftSettings),

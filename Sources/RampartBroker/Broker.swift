@@ -66,13 +66,15 @@ public struct BrokerConfigEntry: Sendable, Hashable {
     }
 }
 
-/// Everything the API handlers share: settings, the metadata store, the logs, the group coordinator
-/// and the producer id allocator.
+/// Everything the API handlers share: settings, the metadata store, the logs, the group coordinator,
+/// the committed offsets and the producer id allocator.
 public final class Broker: Sendable {
     public let settings: BrokerSettings
     public let metadata: any MetadataStore
     public let logs: LogManager
     public let groups: GroupCoordinator
+    /// Committed offsets, persisted in `__consumer_offsets`.
+    public let offsets: OffsetManager
     public let producerIDs: ProducerIDAllocator
     public let logger: Logger
     /// Milliseconds since the epoch.
@@ -94,6 +96,7 @@ public final class Broker: Sendable {
         self.logger = logger
         self.clock = clock
         self.groups = GroupCoordinator(config: settings.group, clock: clock)
+        self.offsets = OffsetManager(logs: logs, partitionCount: settings.offsetsTopicPartitions, logger: logger)
         self.producerIDs = ProducerIDAllocator(reservedUpTo: producerIDBlockEnd) { end in
             _ = try await metadata.update { $0.producerIDBlockEnd = end }
         }
@@ -200,6 +203,7 @@ public final class Broker: Sendable {
             }
             await logs.setTopicConfig(name, nil)
         }
+        await offsets.deleteOffsets(ofTopic: name, now: clock())
         logger.info("deleted topic", metadata: ["topic": "\(name)"])
     }
 

@@ -65,10 +65,12 @@ public final class BrokerServer: @unchecked Sendable {
         let broker = Broker(settings: settings, metadata: store, logs: logManager, producerIDBlockEnd: image.producerIDBlockEnd,
                             logger: logger, clock: { Int64(Date().timeIntervalSince1970 * 1000) })
         try await broker.reconcileLogs()
+        try await broker.loadOffsets()
         await logManager.startBackgroundTasks()
         self.broker = broker
         let groups = broker.groups
         backgroundTasks.append(Task { await groups.run() })
+        backgroundTasks.append(Task { await broker.runOffsetsExpiration() })
 
         let dispatcher = RequestDispatcher(registry: BrokerAPIs.registry(for: broker), logger: logger)
         for listener in listeners {
