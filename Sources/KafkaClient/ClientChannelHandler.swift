@@ -82,7 +82,8 @@ public final class KafkaClientChannelHandler: ChannelDuplexHandler {
         if request.expectsResponse {
             let apiKey = request.apiKey
             let timeoutTask = context.eventLoop.assumeIsolated().scheduleTask(in: request.timeout) { [weak self] in
-                self?.timedOut(context: context, correlationId: correlationId, apiKey: apiKey, after: request.timeout)
+                guard let self else { return }
+                self.timedOut(context: context, correlationId: correlationId, apiKey: apiKey, after: request.timeout)
             }
             pending.append(Pending(correlationId: correlationId, apiKey: request.apiKey, promise: request.promise,
                                    timeout: timeoutTask))

@@ -6,7 +6,7 @@ import NIOCore
 /// the background, offsets committed to the group). `poll` fetches from each partition's leader.
 public actor KafkaConsumer {
     private let cluster: KafkaCluster
-    public let config: ConsumerConfig
+    nonisolated public let config: ConsumerConfig
     private var subscription: [String]?
     private var assignment: [KafkaTopicPartition] = []
     private var positions: [KafkaTopicPartition: Int64] = [:]
@@ -246,11 +246,6 @@ public actor KafkaConsumer {
         defer { joining = false }
         let metadata = try ConsumerProtocolCodec.encodeSubscription(topics: topics)
         var attempts = 0
-        func retry(_ error: KafkaErrorCode, _ what: String) async throws {
-            attempts += 1
-            guard attempts <= max(cluster.config.retries, 10) else { throw KafkaClientError.broker(error, what) }
-            try await Task.sleep(for: .milliseconds(cluster.config.retryBackoffMs))
-        }
         while true {
             let coordinator = try await cluster.coordinator(forGroup: groupId)
             let version = try coordinator.version(for: .joinGroup)
@@ -272,11 +267,11 @@ public actor KafkaConsumer {
                 continue
             case .unknownMemberId:
                 memberId = ""
-                try await retry(joinError, "join group '\(groupId)'")
+                attempts = try await backoff(attempts, joinError, "join group '\(groupId)'")
                 continue
             case .notCoordinator, .coordinatorNotAvailable, .coordinatorLoadInProgress, .rebalanceInProgress:
                 await cluster.forgetCoordinator(groupId)
-                try await retry(joinError, "join group '\(groupId)'")
+                attempts = try await backoff(attempts, joinError, "join group '\(groupId)'")
                 continue
             default:
                 throw KafkaClientError.broker(joinError, "join group '\(groupId)'")
@@ -304,15 +299,15 @@ public actor KafkaConsumer {
             switch syncError {
             case .noError: break
             case .rebalanceInProgress, .illegalGeneration:
-                try await retry(syncError, "sync group '\(groupId)'")
+                attempts = try await backoff(attempts, syncError, "sync group '\(groupId)'")
                 continue
             case .unknownMemberId:
                 memberId = ""
-                try await retry(syncError, "sync group '\(groupId)'")
+                attempts = try await backoff(attempts, syncError, "sync group '\(groupId)'")
                 continue
             case .notCoordinator, .coordinatorNotAvailable:
                 await cluster.forgetCoordinator(groupId)
-                try await retry(syncError, "sync group '\(groupId)'")
+                attempts = try await backoff(attempts, syncError, "sync group '\(groupId)'")
                 continue
             default:
                 throw KafkaClientError.broker(syncError, "sync group '\(groupId)'")
@@ -329,6 +324,13 @@ public actor KafkaConsumer {
             startHeartbeats(groupId: groupId)
             return
         }
+    }
+
+    /// Counts a retriable group error and pauses; gives up with the error after enough attempts.
+    private func backoff(_ attempts: Int, _ error: KafkaErrorCode, _ what: String) async throws -> Int {
+        guard attempts < max(cluster.config.retries, 10) else { throw KafkaClientError.broker(error, what) }
+        try await Task.sleep(for: .milliseconds(cluster.config.retryBackoffMs))
+        return attempts + 1
     }
 
     private func leaderAssignments(

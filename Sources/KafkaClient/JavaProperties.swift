@@ -11,10 +11,10 @@ public enum JavaProperties {
         var lineNumber = 0
         var startLine = 0
         var continuing = false
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // "\r\n" is one Character in Swift, so it is a separator of its own.
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }) {
             lineNumber += 1
             var line = Substring(rawLine)
-            if line.last == "\r" { line.removeLast() }
             if continuing {
                 while let first = line.first, first == " " || first == "\t" || first == "\u{0C}" { line.removeFirst() }
             } else {

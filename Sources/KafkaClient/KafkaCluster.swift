@@ -59,7 +59,7 @@ public struct ClusterSnapshot: Sendable {
 /// Metadata. Connections are opened lazily and replaced when they close.
 public actor KafkaCluster {
     /// The settings in force.
-    public let config: ClientConfig
+    nonisolated public let config: ClientConfig
     private let group: EventLoopGroup
     private var connections: [Int32: Task<BrokerConnection, Error>] = [:]
     private var bootstrapConnection: BrokerConnection?

@@ -77,7 +77,8 @@ public struct Partitioner: Sendable {
             sticky[topic] = chosen
             return chosen
         case .roundRobin:
-            let next = counters[topic, default: Int32(truncatingIfNeeded: nextRandom() % UInt64(partitionCount))]
+            let start = Int32(truncatingIfNeeded: nextRandom() % UInt64(partitionCount))
+            let next = counters[topic] ?? start
             counters[topic] = (next &+ 1) % partitionCount
             return next % partitionCount
         }

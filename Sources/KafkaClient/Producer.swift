@@ -95,7 +95,7 @@ public struct ProducerConfig: Sendable {
 /// refresh metadata and retry. Not idempotent: a retried batch may be written twice.
 public actor KafkaProducer {
     private let cluster: KafkaCluster
-    public let config: ProducerConfig
+    nonisolated public let config: ProducerConfig
     private var partitioner: Partitioner
 
     public init(cluster: KafkaCluster, config: ProducerConfig = ProducerConfig()) {

@@ -19,6 +19,23 @@ import Testing
         return buffer
     }
 
+    /// The future's outcome if it has completed (the embedded loop runs callbacks inline).
+    func outcome(_ promise: EventLoopPromise<ByteBuffer>) -> Result<ByteBuffer, Error>? {
+        var result: Result<ByteBuffer, Error>?
+        promise.futureResult.assumeIsolated().whenComplete { result = $0 }
+        return result
+    }
+
+    func clientError(_ promise: EventLoopPromise<ByteBuffer>) -> KafkaClientError? {
+        guard case .failure(let error)? = outcome(promise) else { return nil }
+        return error as? KafkaClientError
+    }
+
+    func controllerId(_ promise: EventLoopPromise<ByteBuffer>) -> Int32? {
+        guard case .success(let frame)? = outcome(promise) else { return nil }
+        return try? MetadataResponse.decodeResponse(from: frame, version: 1).body.controllerId
+    }
+
     func correlationId(of frame: ByteBuffer) -> Int32? {
         frame.getInteger(at: frame.readerIndex + 4, endianness: .big, as: Int32.self)
     }
@@ -37,16 +54,11 @@ import Testing
         let decoded = try KafkaRequestDecoder.decode(frame: sent2)
         #expect(decoded.apiKey == .metadata && decoded.correlationId == 11 && decoded.header.clientId == "test")
 
-        var results: [Int32] = []
-        first.futureResult.whenSuccess { frame in
-            results.append((try? MetadataResponse.decodeResponse(from: frame, version: 1).body.controllerId) ?? -99)
-        }
-        second.futureResult.whenSuccess { frame in
-            results.append((try? MetadataResponse.decodeResponse(from: frame, version: 1).body.controllerId) ?? -99)
-        }
         try channel.writeInbound(try metadataResponse(correlationId: 10, controllerId: 1))
+        #expect(controllerId(first) == 1)
+        #expect(outcome(second) == nil)
         try channel.writeInbound(try metadataResponse(correlationId: 11, controllerId: 2))
-        #expect(results == [1, 2])
+        #expect(controllerId(second) == 2)
         #expect(try channel.finish().isClean)
     }
 
@@ -56,21 +68,16 @@ import Testing
         let second = channel.eventLoop.makePromise(of: ByteBuffer.self)
         try channel.writeOutbound(OutboundKafkaRequest(frame: try metadataRequest(), apiKey: .metadata, timeout: .seconds(5), promise: first))
         try channel.writeOutbound(OutboundKafkaRequest(frame: try metadataRequest(), apiKey: .metadata, timeout: .seconds(5), promise: second))
-        var errors: [KafkaClientError] = []
-        for promise in [first, second] {
-            promise.futureResult.whenFailure { errors.append($0 as! KafkaClientError) }
-        }
         try channel.writeInbound(try metadataResponse(correlationId: 2, controllerId: 1))
+        let errors = [first, second].compactMap { clientError($0) }
         #expect(errors.count == 2)
         #expect(errors.allSatisfy { $0.isSameKind(as: .malformedResponse("")) })
         #expect(errors.first?.message.contains("does not match") == true)
         #expect(!channel.isActive)
         // Later requests fail at once instead of waiting.
         let late = channel.eventLoop.makePromise(of: ByteBuffer.self)
-        var lateFailed = false
-        late.futureResult.whenFailure { _ in lateFailed = true }
         channel.write(OutboundKafkaRequest(frame: try metadataRequest(), apiKey: .metadata, timeout: .seconds(5), promise: late), promise: nil)
-        #expect(lateFailed)
+        #expect(clientError(late) != nil)
         _ = try? channel.finish()
     }
 
@@ -83,10 +90,8 @@ import Testing
         let second = EmbeddedChannel(handler: KafkaClientChannelHandler(peer: "test"))
         let promise = second.eventLoop.makePromise(of: ByteBuffer.self)
         try second.writeOutbound(OutboundKafkaRequest(frame: try metadataRequest(), apiKey: .metadata, timeout: .seconds(5), promise: promise))
-        var failed = false
-        promise.futureResult.whenFailure { _ in failed = true }
         try second.writeInbound(ByteBuffer(bytes: [0, 1]))
-        #expect(failed)
+        #expect(clientError(promise) != nil)
         _ = try? second.finish()
     }
 
@@ -94,11 +99,10 @@ import Testing
         let channel = EmbeddedChannel(handler: KafkaClientChannelHandler(peer: "broker 1"))
         let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
         try channel.writeOutbound(OutboundKafkaRequest(frame: try metadataRequest(), apiKey: .metadata, timeout: .milliseconds(300), promise: promise))
-        var error: KafkaClientError?
-        promise.futureResult.whenFailure { error = $0 as? KafkaClientError }
         channel.embeddedEventLoop.advanceTime(by: .milliseconds(299))
-        #expect(error == nil)
+        #expect(outcome(promise) == nil)
         channel.embeddedEventLoop.advanceTime(by: .milliseconds(1))
+        let error = clientError(promise)
         #expect(error?.isTimeout == true)
         #expect(error?.message == "broker 1: no answer to Metadata within 300 ms")
         #expect(!channel.isActive)
@@ -108,20 +112,16 @@ import Testing
     @Test func requestWithoutResponseCompletesWhenWritten() throws {
         let channel = EmbeddedChannel(handler: KafkaClientChannelHandler(peer: "test"))
         let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
-        var done = false
-        promise.futureResult.whenSuccess { _ in done = true }
         try channel.writeOutbound(OutboundKafkaRequest(frame: try metadataRequest(), apiKey: .produce, expectsResponse: false,
                                                        timeout: .seconds(1), promise: promise))
-        #expect(done)
+        #expect(outcome(promise) != nil && clientError(promise) == nil)
         // Nothing is outstanding: a later response for the next request still matches.
         let next = channel.eventLoop.makePromise(of: ByteBuffer.self)
         try channel.writeOutbound(OutboundKafkaRequest(frame: try metadataRequest(), apiKey: .metadata, timeout: .seconds(1), promise: next))
         _ = try channel.readOutbound(as: ByteBuffer.self)
         let sent = try #require(try channel.readOutbound(as: ByteBuffer.self))
-        var matched = false
-        next.futureResult.whenSuccess { _ in matched = true }
         try channel.writeInbound(try metadataResponse(correlationId: correlationId(of: sent)!, controllerId: 1))
-        #expect(matched)
+        #expect(controllerId(next) == 1)
         #expect(try channel.finish().isClean)
     }
 
@@ -129,9 +129,7 @@ import Testing
         let channel = EmbeddedChannel(handler: KafkaClientChannelHandler(peer: "test"))
         let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
         try channel.writeOutbound(OutboundKafkaRequest(frame: try metadataRequest(), apiKey: .metadata, timeout: .seconds(5), promise: promise))
-        var error: KafkaClientError?
-        promise.futureResult.whenFailure { error = $0 as? KafkaClientError }
         _ = try? channel.finish()
-        #expect(error?.isConnectionFailure == true)
+        #expect(clientError(promise)?.isConnectionFailure == true)
     }
 }
