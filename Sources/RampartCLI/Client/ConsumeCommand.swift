@@ -36,9 +36,15 @@ struct ConsumeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let formatter = try RecordFormatter(try parseKeyValues(properties, option: "--property"))
-        let extra = try parseKeyValues(consumerProperties, option: "--consumer-property")
+        let extra: [String: String]
+        do {
+            extra = try parseKeyValues(consumerProperties, option: "--consumer-property")
+        } catch {
+            printError("\(error)")
+            throw ExitCode(1)
+        }
         try await runClientCommand(connection, extra: extra) { cluster in
+            let formatter = try RecordFormatter(try parseKeyValues(properties, option: "--property"))
             var config = try ConsumerConfig(properties: cluster.config.properties)
             if let group { config.groupId = group }
             if !extra.keys.contains("auto.offset.reset") { config.autoOffsetReset = fromBeginning ? .earliest : .latest }
@@ -64,6 +70,7 @@ struct ConsumeCommand: AsyncParsableCommand {
                 await consumer.assign(info.partitions.map { KafkaTopicPartition(topic: topic, partition: $0.partition) })
             }
             var printed = 0
+            var nextOffsets: [KafkaTopicPartition: Int64] = [:]
             var lastRecord = ContinuousClock.now
             let idleLimit = timeoutMs.map { Duration.milliseconds($0) }
             consuming: while true {
@@ -74,10 +81,11 @@ struct ConsumeCommand: AsyncParsableCommand {
                 for record in records {
                     output.append(formatter.format(record))
                     printed += 1
+                    nextOffsets[record.topicPartition] = record.offset + 1
                     if let maxMessages, printed >= maxMessages {
                         FileHandle.standardOutput.write(output)
-                        let offsets = [record.topicPartition: record.offset + 1]
-                        if config.groupId != nil && config.enableAutoCommit { try await consumer.commit(offsets) }
+                        // Commit exactly what was printed, not what was fetched beyond it.
+                        if config.groupId != nil && config.enableAutoCommit { try await consumer.commit(nextOffsets) }
                         break consuming
                     }
                 }

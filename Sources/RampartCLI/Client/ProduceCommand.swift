@@ -30,13 +30,28 @@ struct ProduceCommand: AsyncParsableCommand {
     @Option(help: "Send to this partition instead of using the partitioner.") var partition: Int32?
 
     func run() async throws {
-        let reader = try LineReaderOptions(try parseKeyValues(properties, option: "--property"))
-        let extra = try parseKeyValues(producerProperties, option: "--producer-property")
+        let extra: [String: String]
+        do {
+            extra = try parseKeyValues(producerProperties, option: "--producer-property")
+        } catch {
+            printError("\(error)")
+            throw ExitCode(1)
+        }
         try await runClientCommand(connection, extra: extra) { cluster in
+            let reader = try LineReaderOptions(try parseKeyValues(properties, option: "--property"))
             var producerConfig = try ProducerConfig(properties: cluster.config.properties)
-            if !extra.keys.contains("acks") { producerConfig.acks = try ProducerConfig.parseAcks(acks) }
+            if !extra.keys.contains("acks") {
+                guard let parsed = try? ProducerConfig.parseAcks(acks) else {
+                    throw ValidationError("--acks '\(acks)' is not one of all, -1, 0, 1")
+                }
+                producerConfig.acks = parsed
+            }
             if !extra.keys.contains("compression.type") {
-                producerConfig.compression = try ProducerConfig.parseCompression(compressionCodec)
+                do {
+                    producerConfig.compression = try ProducerConfig.parseCompression(compressionCodec)
+                } catch {
+                    throw ValidationError("--compression-codec '\(compressionCodec)' is not one of none, gzip, snappy, lz4, zstd")
+                }
             }
             let producer = KafkaProducer(cluster: cluster, config: producerConfig)
             var pending = [UInt8]()
