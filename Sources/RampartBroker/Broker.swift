@@ -50,6 +50,8 @@ public final class Broker: Sendable {
     public let logger: Logger
     /// Milliseconds since the epoch.
     public let clock: @Sendable () -> Int64
+    /// Signalled after every append, for fetch long polls.
+    public let appended = AppendSignal()
 
     public static let consumerOffsetsTopic = "__consumer_offsets"
     public static let transactionStateTopic = "__transaction_state"

@@ -4,7 +4,12 @@ import KafkaProtocol
 public enum BrokerAPIs {
     public static func registry(for broker: Broker) -> KafkaAPIRegistry {
         var registry = KafkaAPIRegistry()
+        registry.register(ProduceHandler(broker: broker))
+        registry.register(FetchHandler(broker: broker))
+        registry.register(ListOffsetsHandler(broker: broker))
         registry.register(MetadataHandler(broker: broker))
+        registry.register(InitProducerIdHandler(broker: broker))
+        registry.register(OffsetForLeaderEpochHandler(broker: broker))
         // ApiVersions lists everything registered, itself included.
         var withSelf = registry
         withSelf.register(ApiVersionsHandler(apiVersions: []))

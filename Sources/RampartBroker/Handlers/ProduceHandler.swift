@@ -1,0 +1,92 @@
+import KafkaProtocol
+import NIOCore
+import RampartMetadata
+import RampartStorage
+
+/// Produce (key 0): appends each partition's record batch to its log.
+///
+/// v0–2 carry message sets that Rampart does not store; they are advertised only so that old librdkafka
+/// keeps its codecs enabled (COMPAT-NOTES pitfall 2) and are refused when they really arrive. Partitions
+/// are appended concurrently; `acks=-1` waits for the fsync (grouped across producers) unless
+/// `rampart.flush.on.ack.all=false`; `acks=0` gets no response.
+struct ProduceHandler: KafkaAPIHandler {
+    typealias Request = ProduceRequest
+    let broker: Broker
+    let supportedVersions: ClosedRange<Int16> = 0...11
+
+    func handle(_ request: ProduceRequest, context: RequestContext) async -> ProduceResponse? {
+        guard context.apiVersion >= 3 else { return errorResponse(request, .unsupportedVersion) }
+        guard [-1, 0, 1].contains(request.acks) else { return errorResponse(request, .invalidRequiredAcks) }
+        let image = await broker.metadata.current()
+        let durability: AppendDurability = request.acks == -1 && broker.settings.flushOnAckAll ? .flushed : .written
+        let version = context.apiVersion
+
+        var responses: [ProduceResponse.TopicProduceResponse] = []
+        await withTaskGroup(of: (Int, Int, ProduceResponse.PartitionProduceResponse).self) { group in
+            for (t, topic) in request.topicData.enumerated() {
+                responses.append(.init(name: topic.name, partitionResponses: topic.partitionData.map { .init(index: $0.index) }))
+                for (p, partition) in topic.partitionData.enumerated() {
+                    group.addTask {
+                        (t, p, await append(topic: topic.name, partition: partition, image: image, durability: durability, version: version))
+                    }
+                }
+            }
+            for await (t, p, result) in group { responses[t].partitionResponses[p] = result }
+        }
+        broker.appended.notifyAll()
+        if request.acks == 0 { return nil }
+        return ProduceResponse(responses: responses)
+    }
+
+    private func append(topic: String, partition: ProduceRequest.PartitionProduceData, image: ClusterMetadata,
+                        durability: AppendDurability, version: Int16) async -> ProduceResponse.PartitionProduceResponse {
+        func failure(_ code: KafkaErrorCode, _ message: String? = nil) -> ProduceResponse.PartitionProduceResponse {
+            .init(index: partition.index, errorCode: code.rawValue, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1,
+                  errorMessage: version >= 8 ? message : nil)
+        }
+        if image.topics[topic]?.isInternal == true {
+            return failure(.invalidTopic, "cannot append to internal topic \(topic)")
+        }
+        let log: PartitionLog
+        switch await broker.partitionLog(topic: topic, partition: partition.index, image: image) {
+        case .success(let found): log = found
+        case .failure(let code): return failure(code)
+        }
+        guard let records = partition.records, records.readableBytes > 0 else {
+            return failure(.invalidRecord, "produce requests must carry exactly one record batch")
+        }
+        // Produce v3+ carries exactly one v2 batch; zstd needs v7+ (KIP-110).
+        do {
+            guard let header = try RecordBatchHeader.peek(records, at: records.readerIndex) else {
+                return failure(.corruptMessage, "truncated record batch")
+            }
+            guard header.totalSize == records.readableBytes else {
+                return failure(.invalidRecord, "produce requests must carry exactly one record batch")
+            }
+            if header.attributes.compressionCodecID == CompressionCodec.zstd.rawValue && version < 7 {
+                return failure(.unsupportedCompressionType, "zstd needs Produce v7 or later")
+            }
+        } catch {
+            return failure(.invalidRecord, "\(error)")
+        }
+        do {
+            let result = try await log.append(records, durability: durability)
+            return .init(index: partition.index, errorCode: 0, baseOffset: result.baseOffset,
+                         logAppendTimeMs: result.logAppendTime, logStartOffset: result.logStartOffset)
+        } catch {
+            let code = Broker.errorCode(error)
+            if code == .kafkaStorageError || code == .unknownServerError {
+                broker.logger.error("append failed", metadata: ["partition": "\(topic)-\(partition.index)", "error": "\(error)"])
+            }
+            return failure(code, (error as? StorageError)?.message)
+        }
+    }
+
+    func errorResponse(_ request: ProduceRequest, _ error: KafkaErrorCode) -> ProduceResponse {
+        ProduceResponse(responses: request.topicData.map { topic in
+            .init(name: topic.name, partitionResponses: topic.partitionData.map {
+                .init(index: $0.index, errorCode: error.rawValue, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1)
+            })
+        })
+    }
+}
