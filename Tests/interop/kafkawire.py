@@ -98,29 +98,25 @@ def api_versions(host: str, port: int, timeout: float = 5.0, sock: socket.socket
             sock.close()
 
 
-def wait_for_close_or_response(sock: socket.socket, timeout: float) -> str:
+def wait_for_close_or_response(sock: socket.socket, timeout: float) -> tuple:
     """Reads until the broker closes the connection or `timeout` passes.
 
-    Returns "closed" (EOF or reset, possibly after some response bytes) or "open" (still connected
-    and silent at the deadline). Response bytes read on the way are stored on the socket object.
+    Returns (outcome, bytes received on the way): outcome "closed" (EOF or reset) or "open" (still
+    connected at the deadline).
     """
     deadline = time.monotonic() + timeout
     received = b""
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            sock.received = received
-            return "open"
+            return "open", received
         sock.settimeout(remaining)
         try:
             chunk = sock.recv(65536)
         except socket.timeout:
-            sock.received = received
-            return "open"
+            return "open", received
         except (ConnectionResetError, BrokenPipeError):
-            sock.received = received
-            return "closed"
+            return "closed", received
         if not chunk:
-            sock.received = received
-            return "closed"
+            return "closed", received
         received += chunk
