@@ -99,14 +99,16 @@ def api_versions(host: str, port: int, timeout: float = 5.0, sock: socket.socket
 
 
 def wait_for_close_or_response(sock: socket.socket, timeout: float) -> tuple:
-    """Reads until the broker closes the connection or `timeout` passes.
+    """Reads until the broker answers with one whole frame, closes the connection, or `timeout` passes.
 
-    Returns (outcome, bytes received on the way): outcome "closed" (EOF or reset) or "open" (still
-    connected at the deadline).
+    Returns (outcome, bytes received): outcome "answered" (a complete response frame arrived),
+    "closed" (EOF or reset) or "open" (still connected and silent at the deadline).
     """
     deadline = time.monotonic() + timeout
     received = b""
     while True:
+        if len(received) >= 4 and len(received) >= 4 + struct.unpack(">i", received[:4])[0]:
+            return "answered", received
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return "open", received

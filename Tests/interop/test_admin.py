@@ -62,21 +62,35 @@ def test_confluent_admin_creates_describes_and_deletes_topics(confluent_admin, t
                                               validate_only=True)
     validated[f"{topic_name}-v"].result(timeout=TIMEOUT_S)
 
-    topics = confluent_admin.list_topics(timeout=TIMEOUT_S).topics
-    assert topic_name in topics and len(topics[topic_name].partitions) == 4
-    assert f"{topic_name}-v" not in topics, "validate_only created the topic"
-
     described = confluent_admin.describe_topics(TopicCollection([topic_name]))[topic_name].result(timeout=TIMEOUT_S)
     assert described.name == topic_name
     assert [p.id for p in described.partitions] == [0, 1, 2, 3]
     assert all(p.leader.id == 1 and [r.id for r in p.replicas] == [1] for p in described.partitions)
+    # describe_topics does not auto-create (list_topics(name) would): validate_only must have created nothing.
+    with pytest.raises(KafkaException) as unknown:
+        confluent_admin.describe_topics(TopicCollection([f"{topic_name}-v"]))[f"{topic_name}-v"].result(timeout=TIMEOUT_S)
+    assert unknown.value.args[0].name() == "UNKNOWN_TOPIC_OR_PART", "validate_only created the topic"
 
     confluent_admin.delete_topics([topic_name], operation_timeout=10)[topic_name].result(timeout=TIMEOUT_S)
-    wait_for(lambda: topic_name not in confluent_admin.list_topics(timeout=TIMEOUT_S).topics, "the topic to disappear")
     missing = confluent_admin.delete_topics([topic_name])[topic_name]
     with pytest.raises(KafkaException) as unknown:
         missing.result(timeout=TIMEOUT_S)
     assert unknown.value.args[0].name() == "UNKNOWN_TOPIC_OR_PART"
+
+
+def test_confluent_admin_lists_all_topics(confluent_admin, topic_name):
+    """list_topics() without a name: librdkafka 2.16 sends Metadata v12 with a null topic array."""
+    from confluent_kafka.admin import NewTopic
+
+    confluent_admin.create_topics([NewTopic(topic_name, num_partitions=4, replication_factor=1)])[topic_name].result(
+        timeout=TIMEOUT_S)
+    metadata = confluent_admin.list_topics(timeout=TIMEOUT_S)
+    assert list(metadata.brokers) == [1]
+    assert topic_name in metadata.topics and len(metadata.topics[topic_name].partitions) == 4
+    assert "__consumer_offsets" not in metadata.topics or metadata.topics["__consumer_offsets"].error is None
+
+    confluent_admin.delete_topics([topic_name])[topic_name].result(timeout=TIMEOUT_S)
+    wait_for(lambda: topic_name not in confluent_admin.list_topics(timeout=TIMEOUT_S).topics, "the topic to disappear")
 
 
 def test_confluent_admin_describes_and_alters_configs(confluent_admin, topic_name):
@@ -246,12 +260,16 @@ def test_kafka_python_admin_lists_describes_and_deletes_groups(kafka_python_admi
 
     groups = {g["group_id"]: g for g in kafka_python_admin.list_groups()}
     assert group in groups, f"groups listed: {sorted(groups)}"
-    assert groups[group]["protocol_type"] == "consumer"
     described = kafka_python_admin.describe_groups([group])[group]
     assert described["error"] is None and described["group_state"] == "Empty" and described["members"] == []
 
     offsets = kafka_python_admin.list_group_offsets(group)[group]
     assert {tp: o.offset for tp, o in offsets.items()} == {KTopicPartition(topic_name, 0): 6}
+
+    # As in Kafka, a consumer group that became Empty keeps its protocol type ("consumer"); tools such
+    # as kafka-consumer-groups --list rely on it.
+    assert groups[group]["protocol_type"] == "consumer", f"ListGroups: {groups[group]}"
+    assert described["protocol_type"] == "consumer", f"DescribeGroups: {described}"
 
     assert kafka_python_admin.delete_groups([group]) == {group: "OK"}
     assert group not in {g["group_id"] for g in kafka_python_admin.list_groups()}

@@ -23,8 +23,9 @@ def produce(bootstrap, topic, start, count):
 def create_topic(bootstrap, topic):
     """Auto-creation through the producer's Metadata request would give num.partitions (3): ask for 6."""
     from confluent_kafka.admin import AdminClient, NewTopic
-    futures = AdminClient({"bootstrap.servers": bootstrap}).create_topics(
-        [NewTopic(topic, num_partitions=PARTITIONS, replication_factor=1)], operation_timeout=10)
+    admin = AdminClient({"bootstrap.servers": bootstrap})  # must outlive the future
+    futures = admin.create_topics([NewTopic(topic, num_partitions=PARTITIONS, replication_factor=1)],
+                                  operation_timeout=10)
     futures[topic].result(timeout=30)
 
 
