@@ -41,6 +41,9 @@ def free_loopback_port() -> int:
 class BrokerProcess:
     """One `rampart serve` process with its own data directory; survives restarts on the same port."""
 
+    # Every broker this session started, so that the end of the session can prove none is left behind.
+    all_started = []
+
     def __init__(self, workdir: Path, extra_properties=None, port=None):
         self.binary = Path(os.environ.get("RAMPART_BIN", DEFAULT_BINARY))
         if not self.binary.exists():
@@ -83,6 +86,7 @@ class BrokerProcess:
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.workdir,
             preexec_fn=_die_with_parent,
         )
+        BrokerProcess.all_started.append(self.process)
         log.close()
         deadline = time.monotonic() + timeout
         last_error = None
@@ -189,6 +193,17 @@ def topic_name(request) -> str:
     """A topic name unique to the test."""
     base = "".join(c if c.isalnum() or c in "-_" else "-" for c in request.node.name)[:120]
     return f"{base}-{uuid.uuid4().hex[:8]}"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """No test may leave a broker behind: kill leftovers and fail the run."""
+    leftovers = [p for p in BrokerProcess.all_started if p.poll() is None]
+    for process in leftovers:
+        process.kill()
+        process.wait()
+    if leftovers:
+        print(f"\ninterop: {len(leftovers)} broker process(es) were still running at the end and were killed")
+        session.exitstatus = 1
 
 
 def pytest_runtest_makereport(item, call):
