@@ -221,3 +221,21 @@ def test_many_bad_connections_at_once_leave_the_broker_serving(broker, bystander
         for sock in sockets:
             sock.close()
     assert_unaffected(broker, bystander)
+
+
+@pytest.mark.parametrize("api_key,version,body", [
+    (999, 0, b""),                                         # no such API
+    (-1, 0, b""),                                          # negative key
+    (1, 3, struct.pack(">iiiii", -1, 100, 1, 1000, 0)),   # Fetch v3: below what the broker advertises
+    (3, 99, b""),                                          # Metadata v99: no such version
+], ids=["unknown-key-999", "negative-key", "fetch-v3", "metadata-v99"])
+def test_unknown_api_key_or_version_is_closed_or_answered_and_an_answered_connection_stays_usable(
+        broker, bystander, api_key, version, body):
+    sock = connect(broker.host, broker.port)
+    try:
+        sock.sendall(frame(request_header_v1(api_key, version, correlation_id=555) + body))
+        if assert_closed_or_answered(sock, 555, f"api key {api_key} v{version}") == "answered":
+            kafkawire.api_versions(broker.host, broker.port, sock=sock)
+    finally:
+        sock.close()
+    assert_unaffected(broker, bystander)
