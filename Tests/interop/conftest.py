@@ -26,7 +26,10 @@ STOP_TIMEOUT_S = 30.0
 
 
 def _die_with_parent() -> None:
-    """Runs in the child before exec: SIGKILL the broker if pytest itself dies (no orphans)."""
+    """Runs in the child before exec: SIGKILL the broker if pytest itself dies (no orphans).
+
+    The signal follows the *thread* that forked, so brokers are started from the main thread only.
+    """
     PR_SET_PDEATHSIG = 1
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
@@ -155,8 +158,9 @@ def broker_process():
             code = broker.stop()
             if os.environ.get("RAMPART_KEEP_LOG"):
                 Path(os.environ["RAMPART_KEEP_LOG"]).write_text(broker.log_path.read_text(errors="replace"))
-        assert was_running, "the shared broker was not running at the end of the session"
-        assert code == 0, f"broker exited with {code} after SIGTERM"
+            tail = broker.log_tail(80)
+        assert was_running, f"the shared broker was not running at the end of the session (exit code {code}):\n{tail}"
+        assert code == 0, f"broker exited with {code} after SIGTERM:\n{tail}"
 
 
 @pytest.fixture
