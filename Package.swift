@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "KafkaProtocol", targets: ["KafkaProtocol"]),
         .library(name: "RampartStorage", targets: ["RampartStorage"]),
         .library(name: "RampartMetadata", targets: ["RampartMetadata"]),
+        .library(name: "KafkaClient", targets: ["KafkaClient"]),
         .executable(name: "rampart", targets: ["rampart"]),
         .executable(name: "kafka-protocol-generator", targets: ["KafkaProtocolGenerator"]),
         .executable(name: "rampart-protocol-bench", targets: ["RampartProtocolBench"]),
@@ -43,9 +44,19 @@ let package = Package(
         ),
         .target(name: "KafkaProtocolCodegen", swiftSettings: swiftSettings),
         .target(
+            name: "KafkaClient",
+            dependencies: [
+                "KafkaProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "RampartCLI",
             dependencies: [
-                "RampartServer", "RampartBroker", "KafkaProtocol",
+                "RampartServer", "RampartBroker", "KafkaProtocol", "KafkaClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -121,7 +132,19 @@ let package = Package(
         ),
         .testTarget(
             name: "RampartBrokerTests",
-            dependencies: ["RampartBroker", "KafkaProtocol", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "RampartBroker", "KafkaProtocol", "RampartMetadata", "RampartStorage",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KafkaClientTests",
+            dependencies: [
+                "KafkaClient", "KafkaProtocol", "RampartServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "RampartServerTests", dependencies: ["RampartServer"], swiftSettings: swiftSettings),

@@ -11,6 +11,8 @@ public struct DecodedKafkaRequest: Sendable {
     public var correlationId: Int32 { header.correlationId }
     /// The body; cast it to the API's request type (`body as? ProduceRequest`).
     public var body: any KafkaRequestMessage
+    /// Bytes left after the body (ignored, as Kafka does).
+    public var trailingBytes = 0
 
     public init(header: RequestHeader, headerVersion: Int16, apiKey: KafkaApiKey, body: any KafkaRequestMessage) {
         self.header = header
@@ -49,7 +51,7 @@ public enum KafkaRequestDecoder {
     /// version the API and API version call for, then the body.
     ///
     /// Throws `KafkaRequestDecodingError` for an unknown API key or version, `KafkaProtocolError` for
-    /// malformed input, including bytes left over after the body. `bytes`/`records` fields of the body
+    /// malformed input. Bytes left over after the body are counted in `trailingBytes`, not refused. `bytes`/`records` fields of the body
     /// share storage with `frame`.
     public static func decode(frame: ByteBuffer) throws -> DecodedKafkaRequest {
         var buffer = frame
@@ -70,10 +72,12 @@ public enum KafkaRequestDecoder {
         let headerVersion = apiKey.requestHeaderVersion(apiVersion: apiVersion)
         let header = try RequestHeader(from: &buffer, version: headerVersion)
         let body = try requestType.init(from: &buffer, version: apiVersion)
-        guard buffer.readableBytes == 0 else {
-            throw KafkaProtocolError.trailingBytes("\(apiKey.name) request v\(apiVersion)", buffer.readableBytes)
-        }
-        return DecodedKafkaRequest(header: header, headerVersion: headerVersion, apiKey: apiKey, body: body)
+        // Bytes after the body are ignored, as Kafka's own request parsing does: librdkafka ≥ 2.x writes
+        // three stray zero bytes after an all-topics Metadata v9+ request (an unfinalised array-count
+        // placeholder), and Kafka answers it. Callers may log `trailingBytes`.
+        var decoded = DecodedKafkaRequest(header: header, headerVersion: headerVersion, apiKey: apiKey, body: body)
+        decoded.trailingBytes = buffer.readableBytes
+        return decoded
     }
 }
 

@@ -30,8 +30,9 @@ public struct BrokerSettings: Sendable {
     public var offsetsTopicPartitions: Int32 = 50
     public var offsetsRetentionMs: Int64 = 7 * 24 * 3_600_000
     public var group = GroupCoordinatorConfig()
-    /// Broker-level defaults of topic configs (`log.*` keys mapped to topic names), for DescribeConfigs.
-    public var topicConfigDefaults: [String: String] = [:]
+    /// Every broker config key with its value as DescribeConfigs reports it (from `server.properties`,
+    /// else the default). Sensitive values are never stored here.
+    public var brokerConfigs: [BrokerConfigEntry] = []
 
     public init(nodeID: Int32, advertisedListeners: [AdvertisedListener]) {
         self.nodeID = nodeID
@@ -39,17 +40,48 @@ public struct BrokerSettings: Sendable {
     }
 }
 
-/// Everything the API handlers share: settings, the metadata store, the logs, the group coordinator
-/// and the producer id allocator.
+/// One broker config key as DescribeConfigs reports it.
+public struct BrokerConfigEntry: Sendable, Hashable {
+    public var name: String
+    /// The value set in `server.properties`; nil when not set or sensitive.
+    public var explicitValue: String?
+    /// Whether the key is set in `server.properties` (true even for a sensitive key, whose value is hidden).
+    public var isExplicit: Bool
+    /// The default; nil when none or sensitive.
+    public var defaultValue: String?
+    public var isSensitive: Bool
+    /// Kafka's `ConfigType` code (DescribeConfigs v3+).
+    public var typeCode: Int8
+    public var documentation: String
+
+    public init(name: String, explicitValue: String?, isExplicit: Bool, defaultValue: String?, isSensitive: Bool,
+                typeCode: Int8, documentation: String) {
+        self.name = name
+        self.explicitValue = isSensitive ? nil : explicitValue
+        self.isExplicit = isExplicit
+        self.defaultValue = isSensitive ? nil : defaultValue
+        self.isSensitive = isSensitive
+        self.typeCode = typeCode
+        self.documentation = documentation
+    }
+}
+
+/// Everything the API handlers share: settings, the metadata store, the logs, the group coordinator,
+/// the committed offsets and the producer id allocator.
 public final class Broker: Sendable {
     public let settings: BrokerSettings
     public let metadata: any MetadataStore
     public let logs: LogManager
     public let groups: GroupCoordinator
+    /// Committed offsets, persisted in `__consumer_offsets`.
+    public let offsets: OffsetManager
     public let producerIDs: ProducerIDAllocator
     public let logger: Logger
     /// Milliseconds since the epoch.
     public let clock: @Sendable () -> Int64
+    /// Serialises changes to topics (create, delete, partitions, configs) so the metadata store and the
+    /// live logs see them in the same order.
+    let topicChanges = AsyncSerialQueue()
     /// Signalled after every append, for fetch long polls.
     public let appended = AppendSignal()
 
@@ -64,6 +96,7 @@ public final class Broker: Sendable {
         self.logger = logger
         self.clock = clock
         self.groups = GroupCoordinator(config: settings.group, clock: clock)
+        self.offsets = OffsetManager(logs: logs, partitionCount: settings.offsetsTopicPartitions, logger: logger)
         self.producerIDs = ProducerIDAllocator(reservedUpTo: producerIDBlockEnd) { end in
             _ = try await metadata.update { $0.producerIDBlockEnd = end }
         }
@@ -108,9 +141,14 @@ public final class Broker: Sendable {
             throw TopicError(code: .invalidReplicationFactor,
                              message: "replication factor \(replication) is larger than the 1 available broker")
         }
+        let overrides: [String: String]
+        switch TopicConfigCatalog.validate(configs) {
+        case .success(let valid): overrides = valid
+        case .failure(let error): throw TopicError(code: .invalidConfig, message: error.message)
+        }
         let logConfig: LogConfig
         do {
-            logConfig = try LogConfig(properties: configs, defaults: await logs.config(forTopic: ""))
+            logConfig = try TopicConfigCatalog.logConfig(overrides, defaults: await logs.config(forTopic: ""))
         } catch {
             throw TopicError(code: .invalidConfig, message: "\(error)")
         }
@@ -118,28 +156,30 @@ public final class Broker: Sendable {
         let topic = TopicMetadata(
             name: name,
             partitions: (0..<count).map { PartitionMetadata(partition: $0, leader: node, replicas: [node], isr: [node]) },
-            configs: configs, isInternal: isInternal)
+            configs: overrides, isInternal: isInternal)
         if await metadata.current().topics[name] != nil {
             throw TopicError(code: .topicAlreadyExists, message: "topic '\(name)' already exists")
         }
         if validateOnly { return topic }
-        do {
-            _ = try await metadata.update { image in
-                guard image.topics[name] == nil else { throw TopicError(code: .topicAlreadyExists, message: "topic '\(name)' already exists") }
-                image.topics[name] = topic
-            }
-        } catch let error as TopicError {
-            throw error
-        } catch {
-            throw TopicError(code: .kafkaStorageError, message: "cannot record topic '\(name)': \(error)")
-        }
-        if !configs.isEmpty { await logs.setTopicConfig(name, logConfig) }
-        for partition in topic.partitions {
+        try await serializingTopicChanges { () async throws(TopicError) in
             do {
-                _ = try await logs.getOrCreateLog(TopicPartition(topic: name, partition: partition.partition))
+                _ = try await metadata.update { image in
+                    guard image.topics[name] == nil else { throw TopicError(code: .topicAlreadyExists, message: "topic '\(name)' already exists") }
+                    image.topics[name] = topic
+                }
+            } catch let error as TopicError {
+                throw error
             } catch {
-                logger.error("cannot create log", metadata: ["topic": "\(name)", "partition": "\(partition.partition)", "error": "\(error)"])
-                throw TopicError(code: .kafkaStorageError, message: "cannot create the log of \(name)-\(partition.partition)")
+                throw TopicError(code: .kafkaStorageError, message: "cannot record topic '\(name)': \(error)")
+            }
+            if !overrides.isEmpty { await logs.setTopicConfig(name, logConfig) }
+            for partition in topic.partitions {
+                do {
+                    _ = try await logs.getOrCreateLog(TopicPartition(topic: name, partition: partition.partition))
+                } catch {
+                    logger.error("cannot create log", metadata: ["topic": "\(name)", "partition": "\(partition.partition)", "error": "\(error)"])
+                    throw TopicError(code: .kafkaStorageError, message: "cannot create the log of \(name)-\(partition.partition)")
+                }
             }
         }
         logger.info("created topic", metadata: ["topic": "\(name)", "partitions": "\(count)"])
@@ -149,18 +189,21 @@ public final class Broker: Sendable {
     /// Deletes a topic: removes it from the metadata store, then deletes its logs.
     public func deleteTopic(name: String) async throws(TopicError) {
         guard settings.deleteTopicEnable else { throw TopicError(code: .topicDeletionDisabled, message: "delete.topic.enable is false") }
-        guard let topic = await metadata.current().topics[name] else {
-            throw TopicError(code: .unknownTopicOrPartition, message: "topic '\(name)' does not exist")
+        try await serializingTopicChanges { () async throws(TopicError) in
+            guard let topic = await metadata.current().topics[name] else {
+                throw TopicError(code: .unknownTopicOrPartition, message: "topic '\(name)' does not exist")
+            }
+            do {
+                _ = try await metadata.update { $0.topics[name] = nil }
+            } catch {
+                throw TopicError(code: .kafkaStorageError, message: "cannot record deletion of '\(name)': \(error)")
+            }
+            for partition in topic.partitions {
+                try? await logs.deleteLog(TopicPartition(topic: name, partition: partition.partition))
+            }
+            await logs.setTopicConfig(name, nil)
         }
-        do {
-            _ = try await metadata.update { $0.topics[name] = nil }
-        } catch {
-            throw TopicError(code: .kafkaStorageError, message: "cannot record deletion of '\(name)': \(error)")
-        }
-        for partition in topic.partitions {
-            try? await logs.deleteLog(TopicPartition(topic: name, partition: partition.partition))
-        }
-        await logs.setTopicConfig(name, nil)
+        await offsets.deleteOffsets(ofTopic: name, now: clock())
         logger.info("deleted topic", metadata: ["topic": "\(name)"])
     }
 
@@ -170,7 +213,7 @@ public final class Broker: Sendable {
     public func reconcileLogs() async throws {
         let image = await metadata.current()
         for (name, topic) in image.topics {
-            if !topic.configs.isEmpty, let config = try? LogConfig(properties: topic.configs, defaults: await logs.config(forTopic: "")) {
+            if !topic.configs.isEmpty, let config = try? TopicConfigCatalog.logConfig(topic.configs, defaults: await logs.config(forTopic: "")) {
                 await logs.setTopicConfig(name, config)
             }
             for partition in topic.partitions {

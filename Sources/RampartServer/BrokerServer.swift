@@ -65,10 +65,12 @@ public final class BrokerServer: @unchecked Sendable {
         let broker = Broker(settings: settings, metadata: store, logs: logManager, producerIDBlockEnd: image.producerIDBlockEnd,
                             logger: logger, clock: { Int64(Date().timeIntervalSince1970 * 1000) })
         try await broker.reconcileLogs()
+        try await broker.loadOffsets()
         await logManager.startBackgroundTasks()
         self.broker = broker
         let groups = broker.groups
         backgroundTasks.append(Task { await groups.run() })
+        backgroundTasks.append(Task { await broker.runOffsetsExpiration() })
 
         let dispatcher = RequestDispatcher(registry: BrokerAPIs.registry(for: broker), logger: logger)
         for listener in listeners {
@@ -159,6 +161,18 @@ public final class BrokerServer: @unchecked Sendable {
         return managerConfig
     }
 
+    /// Every known broker key as DescribeConfigs reports it: the explicit `server.properties` value or the
+    /// default. Sensitive values never leave `BrokerConfig`.
+    static func brokerConfigEntries(_ config: BrokerConfig) -> [BrokerConfigEntry] {
+        BrokerConfigKeys.all.map { definition in
+            BrokerConfigEntry(
+                name: definition.name, explicitValue: definition.isSensitive ? nil : config.explicit[definition.name],
+                isExplicit: config.explicit[definition.name] != nil,
+                defaultValue: definition.isSensitive ? nil : definition.defaultValue, isSensitive: definition.isSensitive,
+                typeCode: definition.type.kafkaTypeCode, documentation: definition.documentation)
+        }
+    }
+
     static func brokerSettings(_ config: BrokerConfig, listeners: [ListenerConfig]) -> BrokerSettings {
         let advertised = config.advertisedListeners.map { listener in
             AdvertisedListener(name: listener.name,
@@ -177,6 +191,7 @@ public final class BrokerServer: @unchecked Sendable {
             minSessionTimeoutMs: Int32(config.int("group.min.session.timeout.ms") ?? 6000),
             maxSessionTimeoutMs: Int32(config.int("group.max.session.timeout.ms") ?? 1_800_000),
             initialRebalanceDelayMs: Int32(config.groupInitialRebalanceDelayMs))
+        settings.brokerConfigs = brokerConfigEntries(config)
         return settings
     }
 }

@@ -185,12 +185,31 @@ import Testing
         #expect(throws: KafkaProtocolError.self) { _ = try KafkaRequestDecoder.decode(frame: short) }
     }
 
-    @Test func requestDecoderRejectsTrailingBytes() throws {
+    @Test func requestDecoderCountsTrailingBytesLikeKafka() throws {
         var frame = ByteBuffer()
         try HeartbeatRequest(groupId: "g", generationId: 1, memberId: "m").encodeRequest(
             version: 4, correlationId: 1, clientId: nil, to: &frame)
         frame.writeInteger(UInt8(0))
-        #expect(throws: KafkaProtocolError.self) { _ = try KafkaRequestDecoder.decode(frame: frame) }
+        let decoded = try KafkaRequestDecoder.decode(frame: frame)
+        #expect(decoded.trailingBytes == 1)
+        #expect(decoded.body as? HeartbeatRequest == HeartbeatRequest(groupId: "g", generationId: 1, memberId: "m"))
+    }
+
+    /// librdkafka 2.16's all-topics Metadata v12 request, as captured from confluent-kafka: the topics
+    /// count placeholder is left at four zero bytes (null, then three stray bytes).
+    @Test func librdkafkaAllTopicsMetadataV12Decodes() throws {
+        var frame = ByteBuffer()
+        frame.writeInteger(Int16(3), endianness: .big)      // Metadata
+        frame.writeInteger(Int16(12), endianness: .big)
+        frame.writeInteger(Int32(5), endianness: .big)
+        frame.writeInteger(Int16(7), endianness: .big)      // client id "rdkafka"
+        frame.writeString("rdkafka")
+        frame.writeInteger(UInt8(0))                        // header tags
+        frame.writeBytes([0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00])
+        let decoded = try KafkaRequestDecoder.decode(frame: frame)
+        let body = try #require(decoded.body as? MetadataRequest)
+        #expect(body.topics == nil)
+        #expect(decoded.trailingBytes == 3)
     }
 
     // MARK: API keys

@@ -43,7 +43,9 @@ final class Counter: Sendable {
         let id2 = await coordinator.joinGroup(groupID: "g", input()).memberID
         #expect(id1 == "client-1" && id2 == "client-2")
 
+        // The first member to join leads: let join1 reach the coordinator before join2 starts.
         async let join1 = coordinator.joinGroup(groupID: "g", input(id1))
+        await eventually { await coordinator.describeGroup("g").members.count == 1 }
         async let join2 = coordinator.joinGroup(groupID: "g", input(id2))
         await eventually { await coordinator.describeGroup("g").members.count == 2 }
         clock.advance(3000)
@@ -103,5 +105,46 @@ final class Counter: Sendable {
         await eventually { await coordinator.describeGroup("g").members.count == 1 }
         runner.cancel()
         #expect(await parked.error == .coordinatorNotAvailable)
+    }
+}
+
+@Suite struct GroupCoordinatorOffsetsTests {
+    @Test func simpleCommitsFollowKafkasOrderOfChecks() async {
+        let clock = ManualClock()
+        let coordinator = GroupCoordinator(config: GroupCoordinatorConfig(minSessionTimeoutMs: 1000, initialRebalanceDelayMs: 0),
+                                           clock: { clock.now })
+        // Unknown group: generation -1 is a simple consumer whatever its member id; anything else is stale.
+        #expect(await coordinator.validateOffsetCommit(groupID: "g", memberID: "m", groupInstanceID: nil, generationID: -1) == .noError)
+        #expect(await coordinator.validateOffsetCommit(groupID: "g", memberID: "", groupInstanceID: nil, generationID: 0) == .illegalGeneration)
+    }
+
+    @Test func activityAndForgettingEmptyGroups() async {
+        let clock = ManualClock()
+        let coordinator = GroupCoordinator(config: GroupCoordinatorConfig(minSessionTimeoutMs: 1000, initialRebalanceDelayMs: 0),
+                                           clock: { clock.now }, newMemberID: { "\($0)-1" })
+        let input = JoinGroupInput(memberID: "", clientID: "c", clientHost: "/h", sessionTimeoutMs: 5000, rebalanceTimeoutMs: 5000,
+                                   protocolType: "consumer", protocols: [GroupProtocol(name: "range", metadata: ByteBuffer())],
+                                   requireKnownMemberID: false)
+        clock.advance(100)
+        let joined = await coordinator.joinGroup(groupID: "g", input)
+        #expect(joined.error == .noError)
+        #expect(await coordinator.activity()["g"] == GroupActivity(state: .completingRebalance, lastActiveAt: 100))
+        clock.advance(50)
+        #expect(await coordinator.leaveGroup(groupID: "g", members: [(joined.memberID, nil)]) == [.noError])
+        #expect(await coordinator.activity()["g"] == GroupActivity(state: .empty, lastActiveAt: 100))
+        await coordinator.removeEmptyGroups(keeping: ["g"])
+        #expect(await coordinator.groupState("g") == .empty)
+        await coordinator.removeEmptyGroups(keeping: [])
+        #expect(await coordinator.groupState("g") == nil)
+        #expect(await coordinator.activity().isEmpty)
+    }
+
+    @Test func aRefusedJoinCreatesNoGroup() async {
+        let coordinator = GroupCoordinator(config: GroupCoordinatorConfig(), clock: { 0 })
+        let input = JoinGroupInput(memberID: "stale", clientID: "c", clientHost: "/h", sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000,
+                                   protocolType: "consumer", protocols: [GroupProtocol(name: "range", metadata: ByteBuffer())],
+                                   requireKnownMemberID: true)
+        #expect(await coordinator.joinGroup(groupID: "g", input).error == .unknownMemberId)
+        #expect(await coordinator.listGroups().isEmpty)
     }
 }

@@ -202,6 +202,8 @@ import Testing
     @Test func offsetCommitValidation() {
         var group = GroupStateMachine(groupID: "g", config: config)
         #expect(group.validateOffsetCommit(memberID: "", groupInstanceID: nil, generationID: -1) == .noError)
+        #expect(group.validateOffsetCommit(memberID: "someone", groupInstanceID: nil, generationID: -1) == .noError,
+                "Kafka lets generation -1 commit to an empty group whatever the member id")
         group = stableGroup(["m1"])
         #expect(group.validateOffsetCommit(memberID: "m1", groupInstanceID: nil, generationID: group.generationID) == .noError)
         #expect(group.validateOffsetCommit(memberID: "m1", groupInstanceID: nil, generationID: 0) == .illegalGeneration)

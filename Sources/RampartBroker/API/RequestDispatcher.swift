@@ -44,6 +44,10 @@ public struct RequestDispatcher: Sendable {
         } catch {
             return .close(reason: "undecodable request: \(error)")
         }
+        if decoded.trailingBytes > 0 {
+            logger.debug("ignoring bytes after the request body", metadata: [
+                "api": "\(decoded.apiKey.name)", "version": "\(decoded.apiVersion)", "bytes": "\(decoded.trailingBytes)"])
+        }
         guard let handler = registry[decoded.apiKey] else {
             // A known API the broker does not serve: answer with the schema's own error shape.
             return respondWithError(decoded, .unsupportedVersion, handler: nil)

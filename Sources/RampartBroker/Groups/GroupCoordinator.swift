@@ -16,6 +16,8 @@ public actor GroupCoordinator {
     private let clock: @Sendable () -> Int64
     private let newMemberID: @Sendable (_ clientID: String) -> String
     private var groups: [String: GroupStateMachine] = [:]
+    /// The last time each group was seen with members (offset retention counts from it).
+    private var lastActiveAt: [String: Int64] = [:]
     private var parkedJoins: [ParkedKey: CheckedContinuation<JoinGroupResult, Never>] = [:]
     private var parkedSyncs: [ParkedKey: CheckedContinuation<SyncGroupResult, Never>] = [:]
 
@@ -37,9 +39,11 @@ public actor GroupCoordinator {
         guard !groupID.isEmpty else { return .failure(.invalidGroupId, memberID: input.memberID) }
         var group = groups[groupID] ?? GroupStateMachine(groupID: groupID, config: config)
         if group.state == .dead { group = GroupStateMachine(groupID: groupID, config: config) }
+        let isNew = groups[groupID] == nil
         let now = clock()
         let (immediate, actions) = group.join(input, newMemberID: newMemberID(input.clientID), now: now)
-        groups[groupID] = group
+        // A join refused outright (unknown member id, bad timeout) does not create a group.
+        if !(isNew && immediate != nil && group.isEmpty && group.state == .empty) { store(group) }
         if let immediate {
             run(actions, groupID: groupID)
             return immediate
@@ -59,7 +63,7 @@ public actor GroupCoordinator {
         let (immediate, actions) = group.sync(memberID: memberID, groupInstanceID: groupInstanceID, generationID: generationID,
                                               protocolType: protocolType, protocolName: protocolName,
                                               assignments: assignments, now: clock())
-        groups[groupID] = group
+        store(group)
         if let immediate {
             run(actions, groupID: groupID)
             return immediate
@@ -73,7 +77,7 @@ public actor GroupCoordinator {
     public func heartbeat(groupID: String, memberID: String, groupInstanceID: String?, generationID: Int32) -> KafkaErrorCode {
         guard var group = groups[groupID] else { return .unknownMemberId }
         let error = group.heartbeat(memberID: memberID, groupInstanceID: groupInstanceID, generationID: generationID, now: clock())
-        groups[groupID] = group
+        store(group)
         return error
     }
 
@@ -87,7 +91,7 @@ public actor GroupCoordinator {
             errors.append(error)
             actions += released
         }
-        groups[groupID] = group
+        store(group)
         run(actions, groupID: groupID)
         return errors
     }
@@ -98,7 +102,8 @@ public actor GroupCoordinator {
     public func validateOffsetCommit(groupID: String, memberID: String, groupInstanceID: String?, generationID: Int32) -> KafkaErrorCode {
         guard !groupID.isEmpty else { return .invalidGroupId }
         guard let group = groups[groupID] else {
-            return generationID < 0 && memberID.isEmpty ? .noError : .illegalGeneration
+            // Kafka: a commit to an unknown group is a simple consumer's (generation -1) or stale.
+            return generationID < 0 ? .noError : .illegalGeneration
         }
         return group.validateOffsetCommit(memberID: memberID, groupInstanceID: groupInstanceID, generationID: generationID)
     }
@@ -124,7 +129,27 @@ public actor GroupCoordinator {
         guard group.state == .empty else { return .nonEmptyGroup }
         group.markDead()
         groups[groupID] = nil
+        lastActiveAt[groupID] = nil
         return .noError
+    }
+
+    /// Each group's state and the last time it had members, for offset retention.
+    public func activity() -> [String: GroupActivity] {
+        groups.mapValues { GroupActivity(state: $0.state, lastActiveAt: lastActiveAt[$0.groupID]) }
+    }
+
+    /// Forgets groups that are empty (no members, none pending) unless named in `keeping` (groups with
+    /// committed offsets), as Kafka's offset cleanup does.
+    public func removeEmptyGroups(keeping: Set<String>) {
+        for (id, group) in groups where group.state == .empty && group.isEmpty && !keeping.contains(id) {
+            groups[id] = nil
+            lastActiveAt[id] = nil
+        }
+    }
+
+    private func store(_ group: GroupStateMachine) {
+        groups[group.groupID] = group
+        if group.memberCount > 0 { lastActiveAt[group.groupID] = clock() }
     }
 
     // MARK: - Timers
@@ -135,7 +160,7 @@ public actor GroupCoordinator {
         for (id, var group) in groups {
             guard let deadline = group.nextDeadline, deadline <= now else { continue }
             let actions = group.tick(now: now)
-            groups[id] = group
+            store(group)
             run(actions, groupID: id)
         }
     }

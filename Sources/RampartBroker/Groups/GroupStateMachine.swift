@@ -308,10 +308,10 @@ public struct GroupStateMachine: Sendable {
         pendingMembers = pendingMembers.filter { $0.value > now }
         generationID &+= 1
         guard !members.isEmpty else {
+            // Kafka keeps the protocol type of an emptied group: it still lists as a consumer group.
             state = .empty
             protocolName = nil
             leaderID = nil
-            protocolType = nil
             return []
         }
         let selected = selectProtocol()
@@ -474,14 +474,14 @@ public struct GroupStateMachine: Sendable {
         return (.noError, removeMembers([id], now: now))
     }
 
-    /// Checks an OffsetCommit against the group: simple consumers (generation -1, no member) may commit
-    /// to an empty group; members must be current.
+    /// Checks an OffsetCommit against the group, in Kafka's order: simple consumers (generation -1)
+    /// may commit to an empty group; otherwise the member must be known (static members not fenced),
+    /// the group not waiting for its assignment, and the generation current.
     public func validateOffsetCommit(memberID: String, groupInstanceID: String?, generationID: Int32) -> KafkaErrorCode {
-        if generationID < 0 && memberID.isEmpty {
-            return state == .empty || state == .dead ? .noError : .unknownMemberId
-        }
-        if let error = validateMember(memberID, groupInstanceID: groupInstanceID) { return error }
+        if generationID < 0 && (state == .empty || state == .dead) { return .noError }
+        if let groupInstanceID, let current = staticMembers[groupInstanceID], current != memberID { return .fencedInstanceId }
         if state == .completingRebalance { return .rebalanceInProgress }
+        if let error = validateMember(memberID, groupInstanceID: groupInstanceID) { return error }
         guard generationID == self.generationID else { return .illegalGeneration }
         return .noError
     }

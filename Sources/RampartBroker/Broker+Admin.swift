@@ -1,0 +1,170 @@
+import KafkaProtocol
+import RampartMetadata
+import RampartStorage
+
+/// Runs async critical sections one at a time, in arrival order.
+actor AsyncSerialQueue {
+    private var busy = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func acquire() async {
+        if busy {
+            await withCheckedContinuation { waiters.append($0) }
+        } else {
+            busy = true
+        }
+    }
+
+    func release() {
+        if waiters.isEmpty { busy = false } else { waiters.removeFirst().resume() }
+    }
+}
+
+extension Broker {
+    /// Runs `body` with no other topic change (create, delete, partitions, configs) in flight.
+    func serializingTopicChanges<T>(_ body: () async throws(TopicError) -> T) async throws(TopicError) -> T {
+        await topicChanges.acquire()
+        do {
+            let result = try await body()
+            await topicChanges.release()
+            return result
+        } catch {
+            await topicChanges.release()
+            throw error
+        }
+    }
+
+    // MARK: - Topic configs
+
+    /// Changes a topic's config overrides: `change` gets the current overrides and returns the new set,
+    /// which is validated (INVALID_CONFIG, nothing applied), then recorded in the metadata store and
+    /// applied to the topic's live logs. With `validateOnly` nothing is changed.
+    @discardableResult
+    public func updateTopicConfigs(
+        name: String, validateOnly: Bool, _ change: ([String: String]) throws(TopicError) -> [String: String]
+    ) async throws(TopicError) -> [String: String] {
+        try await serializingTopicChanges { () async throws(TopicError) -> [String: String] in
+            guard let topic = await metadata.current().topics[name] else {
+                throw TopicError(code: .unknownTopicOrPartition, message: "topic '\(name)' does not exist")
+            }
+            let requested = try change(topic.configs)
+            let overrides: [String: String]
+            switch TopicConfigCatalog.validate(requested) {
+            case .success(let valid): overrides = valid
+            case .failure(let error): throw TopicError(code: .invalidConfig, message: error.message)
+            }
+            let logConfig: LogConfig
+            do {
+                logConfig = try TopicConfigCatalog.logConfig(overrides, defaults: await logs.config(forTopic: ""))
+            } catch {
+                throw TopicError(code: .invalidConfig, message: "\(error)")
+            }
+            if validateOnly { return overrides }
+            do {
+                _ = try await metadata.update { image in
+                    guard image.topics[name] != nil else {
+                        throw TopicError(code: .unknownTopicOrPartition, message: "topic '\(name)' does not exist")
+                    }
+                    image.topics[name]!.configs = overrides
+                }
+            } catch let error as TopicError {
+                throw error
+            } catch {
+                throw TopicError(code: .kafkaStorageError, message: "cannot record the configs of '\(name)': \(error)")
+            }
+            await logs.setTopicConfig(name, overrides.isEmpty ? nil : logConfig)
+            logger.info("changed topic configs", metadata: ["topic": "\(name)", "configs": "\(overrides.keys.sorted())"])
+            return overrides
+        }
+    }
+
+    // MARK: - Partitions
+
+    /// CreatePartitions: grows a topic to `count` partitions. `assignments` (one replica list per new
+    /// partition) may only name this node. The new logs are created first and recorded in the metadata
+    /// store afterwards; a failure removes the new logs, and after a crash in between the start-up
+    /// reconciliation removes logs the metadata does not know — either way a restart is consistent.
+    public func createPartitions(topic name: String, count: Int32, assignments: [[Int32]]?, validateOnly: Bool) async throws(TopicError) {
+        try await serializingTopicChanges { () async throws(TopicError) in
+            guard let topic = await metadata.current().topics[name] else {
+                throw TopicError(code: .unknownTopicOrPartition, message: "The topic '\(name)' does not exist.")
+            }
+            let current = Int32(topic.partitions.count)
+            if count < current {
+                throw TopicError(code: .invalidPartitions,
+                                 message: "Topic currently has \(current) partitions, which is higher than the requested \(count).")
+            }
+            if count == current { throw TopicError(code: .invalidPartitions, message: "Topic already has \(current) partitions.") }
+            if let assignments {
+                guard assignments.count == Int(count - current) else {
+                    throw TopicError(code: .invalidReplicationAssignment,
+                                     message: "Increasing the number of partitions by \(count - current) but \(assignments.count) assignments provided.")
+                }
+                for (i, replicas) in assignments.enumerated() {
+                    if let problem = checkReplicas(replicas, partition: current + Int32(i), replicationFactor: topic.partitions.first?.replicas.count ?? 1) {
+                        throw TopicError(code: .invalidReplicationAssignment, message: problem)
+                    }
+                }
+            }
+            if validateOnly { return }
+            let node = settings.nodeID
+            var created: [TopicPartition] = []
+            func rollBack() async {
+                for tp in created { try? await logs.deleteLog(tp) }
+            }
+            for partition in current..<count {
+                let tp = TopicPartition(topic: name, partition: partition)
+                do {
+                    _ = try await logs.createLog(tp)
+                    created.append(tp)
+                } catch {
+                    logger.error("cannot create log", metadata: ["partition": "\(tp)", "error": "\(error)"])
+                    await rollBack()
+                    throw TopicError(code: .kafkaStorageError, message: "cannot create the log of \(tp)")
+                }
+            }
+            do {
+                _ = try await metadata.update { image in
+                    guard image.topics[name]?.partitions.count == Int(current) else {
+                        throw TopicError(code: .unknownTopicOrPartition, message: "topic '\(name)' changed meanwhile")
+                    }
+                    image.topics[name]!.partitions += (current..<count).map {
+                        PartitionMetadata(partition: $0, leader: node, replicas: [node], isr: [node])
+                    }
+                }
+            } catch {
+                await rollBack()
+                if let error = error as? TopicError { throw error }
+                throw TopicError(code: .kafkaStorageError, message: "cannot record the new partitions of '\(name)': \(error)")
+            }
+            logger.info("created partitions", metadata: ["topic": "\(name)", "from": "\(current)", "to": "\(count)"])
+        }
+    }
+
+    /// Why a manual replica assignment cannot be honoured (nil if it can): only this node exists.
+    func checkReplicas(_ replicas: [Int32], partition: Int32, replicationFactor: Int) -> String? {
+        if replicas.isEmpty { return "The manual partition assignment of partition \(partition) includes an empty replica list." }
+        if Set(replicas).count != replicas.count {
+            return "The manual partition assignment of partition \(partition) includes duplicate broker IDs."
+        }
+        if let unknown = replicas.first(where: { $0 != settings.nodeID }) {
+            return "The manual partition assignment of partition \(partition) includes broker \(unknown), which is not registered (this broker is \(settings.nodeID))."
+        }
+        if replicas.count != replicationFactor {
+            return "The manual partition assignment of partition \(partition) has \(replicas.count) replicas, but the topic's replication factor is \(replicationFactor)."
+        }
+        return nil
+    }
+}
+
+extension Broker {
+    /// A topic id as the wire carries it.
+    static func wireTopicID(_ id: TopicID) -> KafkaUUID {
+        KafkaUUID(mostSignificantBits: id.mostSignificantBits, leastSignificantBits: id.leastSignificantBits)
+    }
+
+    /// A wire topic id as the metadata stores it.
+    static func storedTopicID(_ id: KafkaUUID) -> TopicID {
+        TopicID(mostSignificantBits: id.mostSignificantBits, leastSignificantBits: id.leastSignificantBits)
+    }
+}

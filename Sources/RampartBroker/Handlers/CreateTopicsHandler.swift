@@ -1,0 +1,86 @@
+import KafkaProtocol
+import RampartMetadata
+
+/// CreateTopics (key 19): per topic a partition count and replication factor (-1 takes the broker
+/// defaults) or a manual assignment (only this node can hold replicas), validated configs, `validateOnly`.
+/// Names given twice in one request are refused (INVALID_REQUEST). v5+ answers with the partition count,
+/// replication factor and every config of the topic; v7 with the topic id.
+struct CreateTopicsHandler: KafkaAPIHandler {
+    typealias Request = CreateTopicsRequest
+    let broker: Broker
+    let supportedVersions: ClosedRange<Int16> = 0...7
+
+    func handle(_ request: CreateTopicsRequest, context: RequestContext) async -> CreateTopicsResponse? {
+        var counts: [String: Int] = [:]
+        for topic in request.topics { counts[topic.name, default: 0] += 1 }
+        var response = CreateTopicsResponse()
+        for topic in request.topics {
+            if counts[topic.name, default: 0] > 1 {
+                response.topics.append(failure(topic.name, .invalidRequest, "Found multiple entries for topic '\(topic.name)' in the request."))
+                continue
+            }
+            response.topics.append(await create(topic, validateOnly: request.validateOnly, version: context.apiVersion))
+        }
+        return response
+    }
+
+    private func create(_ topic: CreateTopicsRequest.CreatableTopic, validateOnly: Bool, version: Int16) async -> CreateTopicsResponse.CreatableTopicResult {
+        var partitions = topic.numPartitions
+        var replication = topic.replicationFactor
+        if !topic.assignments.isEmpty {
+            guard partitions == -1, replication == -1 else {
+                return failure(topic.name, .invalidRequest,
+                               "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.")
+            }
+            let indexes = topic.assignments.map(\.partitionIndex).sorted()
+            guard indexes == Array(0..<Int32(indexes.count)) else {
+                return failure(topic.name, .invalidReplicationAssignment,
+                               "Partitions should be a consecutive 0-based integer sequence, got \(indexes).")
+            }
+            let factor = topic.assignments[0].brokerIds.count
+            for assignment in topic.assignments {
+                if let problem = broker.checkReplicas(assignment.brokerIds, partition: assignment.partitionIndex, replicationFactor: factor) {
+                    return failure(topic.name, .invalidReplicationAssignment, problem)
+                }
+            }
+            partitions = Int32(topic.assignments.count)
+            replication = Int16(factor)
+        }
+        var configs: [String: String] = [:]
+        for config in topic.configs {
+            guard let value = config.value else {
+                return failure(topic.name, .invalidConfig, "Null value not supported for topic configs: \(config.name)")
+            }
+            guard configs[config.name] == nil else {
+                return failure(topic.name, .invalidRequest, "Config \(config.name) is given twice.")
+            }
+            configs[config.name] = value
+        }
+        let created: TopicMetadata
+        do {
+            created = try await broker.createTopic(name: topic.name, partitions: partitions, replicationFactor: replication,
+                                                   configs: configs, validateOnly: validateOnly)
+        } catch {
+            return failure(topic.name, error.code, error.message)
+        }
+        var result = CreateTopicsResponse.CreatableTopicResult(
+            name: topic.name, topicId: validateOnly ? .zero : Broker.wireTopicID(created.id), errorCode: 0, errorMessage: nil,
+            numPartitions: Int32(created.partitions.count), replicationFactor: Int16(created.partitions.first?.replicas.count ?? 1))
+        if version >= 5 {
+            result.configs = broker.describeTopicConfigs(overrides: created.configs).map {
+                .init(name: $0.name, value: $0.value, readOnly: $0.readOnly, configSource: $0.source.rawValue, isSensitive: $0.isSensitive)
+            }
+        }
+        return result
+    }
+
+    private func failure(_ name: String, _ code: KafkaErrorCode, _ message: String) -> CreateTopicsResponse.CreatableTopicResult {
+        .init(name: name, errorCode: code.rawValue, errorMessage: message, numPartitions: -1, replicationFactor: -1, configs: nil)
+    }
+
+    func errorResponse(_ request: CreateTopicsRequest, _ error: KafkaErrorCode) -> CreateTopicsResponse {
+        CreateTopicsResponse(topics: request.topics.map {
+            .init(name: $0.name, errorCode: error.rawValue, errorMessage: nil, numPartitions: -1, replicationFactor: -1, configs: nil)
+        })
+    }
+}

@@ -1,0 +1,71 @@
+import KafkaProtocol
+import RampartStorage
+
+/// OffsetFetch (key 9): a group's committed offsets; -1 (with empty metadata) for partitions without
+/// one. Null topics (v2+) mean every offset of the group. v8+ fetches several groups. `requireStable`
+/// (v7+) never has to wait: no transactional offset commit is ever pending on this broker.
+struct OffsetFetchHandler: KafkaAPIHandler {
+    typealias Request = OffsetFetchRequest
+    let broker: Broker
+    let supportedVersions: ClosedRange<Int16> = 0...9
+
+    /// One partition's answer: (partition, offset, leader epoch, metadata).
+    typealias Fetched = (partition: Int32, value: OffsetRecords.Value?)
+
+    func handle(_ request: OffsetFetchRequest, context: RequestContext) async -> OffsetFetchResponse? {
+        let version = context.apiVersion
+        if version >= 8 {
+            var response = OffsetFetchResponse()
+            for group in request.groups {
+                let requested = group.topics.map { $0.map { ($0.name, $0.partitionIndexes) } }
+                let (error, topics) = await fetch(groupID: group.groupId, topics: requested)
+                response.groups.append(.init(groupId: group.groupId, topics: topics.map { topic in
+                    .init(name: topic.name, partitions: topic.partitions.map {
+                        .init(partitionIndex: $0.partition, committedOffset: $0.value?.offset ?? -1,
+                              committedLeaderEpoch: $0.value?.leaderEpoch ?? -1, metadata: $0.value?.metadata ?? "", errorCode: 0)
+                    })
+                }, errorCode: error.rawValue))
+            }
+            return response
+        }
+        // v0–1: an empty list cannot mean "all" (the field is not nullable before v2).
+        let requested = request.topics.map { $0.map { ($0.name, $0.partitionIndexes) } }
+        let (error, topics) = await fetch(groupID: request.groupId, topics: version < 2 ? requested ?? [] : requested)
+        if error != .noError && version < 2 { return errorResponse(request, error) }
+        return OffsetFetchResponse(topics: topics.map { topic in
+            .init(name: topic.name, partitions: topic.partitions.map {
+                .init(partitionIndex: $0.partition, committedOffset: $0.value?.offset ?? -1,
+                      committedLeaderEpoch: $0.value?.leaderEpoch ?? -1, metadata: $0.value?.metadata ?? "", errorCode: 0)
+            })
+        }, errorCode: error.rawValue)
+    }
+
+    /// The offsets of a group for the requested partitions (nil: every committed offset, by topic).
+    private func fetch(groupID: String, topics: [(String, [Int32])]?) async -> (KafkaErrorCode, [(name: String, partitions: [Fetched])]) {
+        guard !groupID.isEmpty else { return (.invalidGroupId, []) }
+        guard let topics else {
+            let all = await broker.offsets.committed(groupID: groupID)
+            let byTopic = Dictionary(grouping: all, by: { $0.key.topic })
+            return (.noError, byTopic.keys.sorted().map { name in
+                (name, byTopic[name]!.sorted { $0.key.partition < $1.key.partition }.map { ($0.key.partition, $0.value) })
+            })
+        }
+        let partitions = topics.flatMap { name, indexes in indexes.map { TopicPartition(topic: name, partition: $0) } }
+        let committed = await broker.offsets.committed(groupID: groupID, partitions: partitions)
+        return (.noError, topics.map { name, indexes in
+            (name, indexes.map { ($0, committed[TopicPartition(topic: name, partition: $0)]) })
+        })
+    }
+
+    func errorResponse(_ request: OffsetFetchRequest, _ error: KafkaErrorCode) -> OffsetFetchResponse {
+        // Every shape is filled; each version encodes only its own fields.
+        OffsetFetchResponse(
+            topics: (request.topics ?? []).map { topic in
+                .init(name: topic.name, partitions: topic.partitionIndexes.map {
+                    .init(partitionIndex: $0, committedOffset: -1, metadata: "", errorCode: error.rawValue)
+                })
+            },
+            errorCode: error.rawValue,
+            groups: request.groups.map { .init(groupId: $0.groupId, topics: [], errorCode: error.rawValue) })
+    }
+}
