@@ -4,7 +4,7 @@ SWIFT_FLAGS ?=
 SHARED ?= ../shared
 PROTOCOL_SCHEMAS ?= $(SHARED)/kafka-protocol/messages
 
-.PHONY: run all deps venv build build-release test unit-test generate check-generated bench bench-protocol bench-storage fuzz clean
+.PHONY: run all deps venv build build-release test unit-test interop interop-full interop-run generate check-generated bench bench-protocol bench-storage fuzz clean
 
 all: build
 
@@ -25,10 +25,28 @@ build-release: deps
 generate: deps
 	$(SWIFT) run kafka-protocol-generator $(PROTOCOL_SCHEMAS) Sources/KafkaProtocol/Generated Tests/KafkaProtocolTests/Generated
 
-## Every test: Swift unit tests (including the generated-code drift check).
+## Every test: Swift unit tests (including the generated-code drift check), then the interop suite
+## against the debug broker those tests were built with.
 test: deps venv
 	RAMPART_SCHEMA_DIR=$(abspath $(PROTOCOL_SCHEMAS)) $(SWIFT) build --build-tests -Xswiftc -warnings-as-errors $(SWIFT_FLAGS)
 	RAMPART_SCHEMA_DIR=$(abspath $(PROTOCOL_SCHEMAS)) $(SWIFT) test --skip-build $(SWIFT_FLAGS)
+	$(MAKE) --no-print-directory interop-run
+
+## Interop suite (Tests/interop, pytest): unmodified confluent-kafka, kafka-python, aiokafka and kcat
+## against a debug broker started by the fixture. PYTEST_ARGS passes options (e.g. -k codec -x).
+## Same flags as `make test`, so the two share one debug build.
+PYTEST_ARGS ?=
+interop: deps venv
+	$(SWIFT) build -Xswiftc -warnings-as-errors $(SWIFT_FLAGS)
+	$(MAKE) --no-print-directory interop-run
+
+## The interop suite with its longer variants (repeated crashes, …).
+interop-full: deps venv
+	$(SWIFT) build -Xswiftc -warnings-as-errors $(SWIFT_FLAGS)
+	$(MAKE) --no-print-directory interop-run PYTEST_ARGS='-m "full or not full" $(PYTEST_ARGS)'
+
+interop-run:
+	RAMPART_BIN=$(abspath .build/debug/rampart) .venv/bin/pytest Tests/interop -q $(PYTEST_ARGS)
 
 ## Protocol micro-benchmarks (CRC32C, Produce request decode/encode). Not part of `make test`.
 bench-protocol: deps
@@ -49,5 +67,6 @@ fuzz: deps
 clean:
 	rm -rf .build .build-*
 
-run:
-	@echo "make run: the broker is not built yet (issue 4); nothing to start." >&2; exit 1
+## A single PLAINTEXT broker on 127.0.0.1:9092, data in ./data, in the foreground (local development).
+run: deps build-release
+	@exec scripts/run.sh
