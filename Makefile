@@ -4,7 +4,7 @@ SWIFT_FLAGS ?=
 SHARED ?= ../shared
 PROTOCOL_SCHEMAS ?= $(SHARED)/kafka-protocol/messages
 
-.PHONY: run all deps venv build build-release test unit-test interop interop-full interop-run generate check-generated bench bench-protocol bench-storage fuzz clean
+.PHONY: run all deps venv build build-release test unit-test interop interop-full interop-run librdkafka-quick librdkafka-full generate check-generated bench bench-protocol bench-storage fuzz clean
 
 all: build
 
@@ -31,6 +31,7 @@ test: deps venv
 	RAMPART_SCHEMA_DIR=$(abspath $(PROTOCOL_SCHEMAS)) $(SWIFT) build --build-tests -Xswiftc -warnings-as-errors $(SWIFT_FLAGS)
 	RAMPART_SCHEMA_DIR=$(abspath $(PROTOCOL_SCHEMAS)) $(SWIFT) test --skip-build $(SWIFT_FLAGS)
 	$(MAKE) --no-print-directory interop-run
+	scripts/librdkafka-tests.sh quick
 
 ## Interop suite (Tests/interop, pytest): unmodified confluent-kafka, kafka-python, aiokafka and kcat
 ## against a debug broker started by the fixture. PYTEST_ARGS passes options (e.g. -k codec -x).
@@ -44,6 +45,7 @@ interop: deps venv
 interop-full: deps venv
 	$(SWIFT) build -Xswiftc -warnings-as-errors $(SWIFT_FLAGS)
 	$(MAKE) --no-print-directory interop-run PYTEST_ARGS='-m "full or not full" $(PYTEST_ARGS)'
+	scripts/librdkafka-tests.sh full
 
 interop-run:
 	RAMPART_BIN=$(abspath .build/debug/rampart) .venv/bin/pytest Tests/interop -q $(PYTEST_ARGS)
@@ -70,3 +72,10 @@ clean:
 ## A single PLAINTEXT broker on 127.0.0.1:9092, data in ./data, in the foreground (local development).
 run: deps build-release
 	@exec scripts/run.sh
+
+## librdkafka's own test suite (Debian source package) against a fresh broker: see Tests/librdkafka/.
+librdkafka-quick: build
+	scripts/librdkafka-tests.sh quick
+
+librdkafka-full: build
+	scripts/librdkafka-tests.sh full
