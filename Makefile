@@ -56,7 +56,8 @@ bench-protocol: deps
 
 ## Storage benchmark: append/read throughput next to fio on the same disk. BENCH_DIR picks the disk.
 BENCH_DIR ?= /tmp
-bench-storage: deps
+bench-storage:
+	@scripts/install-deps.sh fio
 	$(SWIFT) run -c release rampart-storage-bench $(BENCH_DIR)
 
 bench: bench-protocol bench-storage
