@@ -280,8 +280,10 @@ public actor LogManager {
     /// Starts the background loop: `flush.ms` checks, checkpoints, retention and compaction at their intervals.
     public func startBackgroundTasks() {
         guard background == nil else { return }
+        // The schedule starts now, not whenever the task first runs.
+        let started = clock.nowMs()
         background = Task { [config] in
-            var lastRetention = clock.nowMs()
+            var lastRetention = started
             var lastCheckpoint = lastRetention
             var lastCompaction = lastRetention
             let tick = max(10, min(config.flushCheckIntervalMs, 1000))
