@@ -89,7 +89,7 @@ struct ListOffsetsHandler: KafkaAPIHandler {
         var records = try parsed.records()
         while let record = try records.next() {
             let offset = parsed.header.baseOffset + Int64(record.offsetDelta)
-            if offset >= floor && parsed.header.baseTimestamp + record.timestampDelta >= target { return offset }
+            if offset >= floor && parsed.header.baseTimestamp &+ record.timestampDelta >= target { return offset }
         }
         return nil
     }
@@ -101,7 +101,7 @@ struct ListOffsetsHandler: KafkaAPIHandler {
         if parsed.header.attributes.isLogAppendTime { return parsed.header.maxTimestamp }
         var records = try parsed.records()
         while let record = try records.next() {
-            if parsed.header.baseOffset + Int64(record.offsetDelta) == offset { return parsed.header.baseTimestamp + record.timestampDelta }
+            if parsed.header.baseOffset + Int64(record.offsetDelta) == offset { return parsed.header.baseTimestamp &+ record.timestampDelta }
         }
         return nil
     }
