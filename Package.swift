@@ -32,6 +32,14 @@ let package = Package(
         .systemLibrary(name: "CSnappy", providers: [.apt(["libsnappy-dev"])]),
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        // The system OpenSSL 3 (DESIGN.md: TLS through libssl-dev) and shims for its macros.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .target(name: "CRampartOpenSSLShims", dependencies: ["COpenSSL"]),
+        .target(
+            name: "RampartTLS",
+            dependencies: ["COpenSSL", "CRampartOpenSSLShims", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
 
         .target(
             name: "KafkaProtocol",
@@ -142,6 +150,15 @@ let package = Package(
             name: "KafkaClientTests",
             dependencies: [
                 "KafkaClient", "KafkaProtocol", "RampartServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RampartTLSTests",
+            dependencies: [
+                "RampartTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],

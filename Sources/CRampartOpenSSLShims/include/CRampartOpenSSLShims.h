@@ -1,0 +1,30 @@
+#ifndef CRAMPART_OPENSSL_SHIMS_H
+#define CRAMPART_OPENSSL_SHIMS_H
+
+// Functions wrapping OpenSSL macros that Swift cannot import (option bits built with SSL_OP_BIT,
+// SSL_ctrl-based setters, BIO_get_mem_data). The header only forward-declares OpenSSL's structs so
+// the types Swift sees come from COpenSSL alone.
+
+struct ssl_ctx_st;
+struct ssl_st;
+struct x509_st;
+
+/// Restricts the context to protocol versions [min_version, max_version] (TLS1_2_VERSION…). 1 on success.
+int rampart_ssl_ctx_set_protocol_range(struct ssl_ctx_st *ctx, int min_version, int max_version);
+
+/// Sets the options every Rampart context uses: no compression, no renegotiation, server cipher
+/// preference, a session id context (needed for resumption when client certificates are verified).
+/// 1 on success.
+int rampart_ssl_ctx_set_secure_options(struct ssl_ctx_st *ctx);
+
+/// Sends `name` as SNI unless it is an IP address literal (RFC 6066 forbids those). 1 on success.
+int rampart_ssl_set_server_name(struct ssl_st *ssl, const char *name);
+
+/// Makes certificate verification check `name`: a DNS name, or an IPv4/IPv6 literal matched against
+/// IP SANs. 1 on success.
+int rampart_ssl_set_expected_host(struct ssl_st *ssl, const char *name);
+
+/// The subject DN of `cert` in RFC 2253 form, malloc'ed (release with free()); NULL on failure.
+char *rampart_x509_subject_rfc2253(struct x509_st *cert);
+
+#endif

@@ -1,0 +1,66 @@
+#include "CRampartOpenSSLShims.h"
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int is_ip_literal(const char *name) {
+    ASN1_OCTET_STRING *ip = a2i_IPADDRESS(name);
+    if (ip == NULL) {
+        return 0;
+    }
+    ASN1_OCTET_STRING_free(ip);
+    return 1;
+}
+
+int rampart_ssl_ctx_set_protocol_range(SSL_CTX *ctx, int min_version, int max_version) {
+    if (SSL_CTX_set_min_proto_version(ctx, min_version) != 1) {
+        return 0;
+    }
+    return SSL_CTX_set_max_proto_version(ctx, max_version) == 1;
+}
+
+int rampart_ssl_ctx_set_secure_options(SSL_CTX *ctx) {
+    static const unsigned char session_id_context[] = "rampart";
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    return SSL_CTX_set_session_id_context(ctx, session_id_context, sizeof(session_id_context) - 1);
+}
+
+int rampart_ssl_set_server_name(SSL *ssl, const char *name) {
+    if (is_ip_literal(name)) {
+        return 1;
+    }
+    return SSL_set_tlsext_host_name(ssl, name) == 1;
+}
+
+int rampart_ssl_set_expected_host(SSL *ssl, const char *name) {
+    X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
+    if (is_ip_literal(name)) {
+        return X509_VERIFY_PARAM_set1_ip_asc(param, name) == 1;
+    }
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    return X509_VERIFY_PARAM_set1_host(param, name, 0) == 1;
+}
+
+char *rampart_x509_subject_rfc2253(X509 *cert) {
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (bio == NULL) {
+        return NULL;
+    }
+    char *result = NULL;
+    if (X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0) {
+        char *data = NULL;
+        long length = BIO_get_mem_data(bio, &data);
+        if (length >= 0) {
+            result = malloc((size_t)length + 1);
+            if (result != NULL) {
+                memcpy(result, data, (size_t)length);
+                result[length] = '\0';
+            }
+        }
+    }
+    BIO_free(bio);
+    return result;
+}

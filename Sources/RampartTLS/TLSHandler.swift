@@ -1,0 +1,273 @@
+import NIOCore
+
+/// Events `TLSHandler` sends down the pipeline with `fireUserInboundEventTriggered`.
+public enum TLSUserEvent: Sendable, Equatable {
+    /// The handshake finished; application data may flow.
+    case handshakeCompleted(TLSHandshakeResult)
+    /// The peer sent close_notify; the handler answered with its own and is closing the channel.
+    case closeNotifyReceived
+}
+
+/// What a completed handshake negotiated.
+public struct TLSHandshakeResult: Sendable, Equatable {
+    /// The protocol version, e.g. `TLSv1.3`.
+    public var protocolVersion: String
+    /// The cipher suite, e.g. `TLS_AES_256_GCM_SHA384`.
+    public var cipherSuite: String?
+    /// The peer certificate's subject DN in RFC 2253 form, or nil when the peer sent none. For a server
+    /// this is the mTLS identity, mapped to a principal by `ssl.principal.mapping.rules`.
+    public var peerSubject: String?
+}
+
+/// Runs TLS over a channel: below it ciphertext, above it plaintext `ByteBuffer`s.
+///
+/// The handshake starts when the channel becomes active (clients send their ClientHello then).
+/// Writes issued before the handshake completes are held, in order, and sent once it does; a flush
+/// before then is remembered. Closing sends close_notify first; a peer's close_notify is answered and
+/// closes the channel. A handshake that does not complete within the configuration's timeout, or
+/// fails, fires a `TLSError` and closes the channel.
+public final class TLSHandler: ChannelDuplexHandler {
+    /// Ciphertext from the network.
+    public typealias InboundIn = ByteBuffer
+    /// Plaintext for the next handler.
+    public typealias InboundOut = ByteBuffer
+    /// Plaintext from the handlers above.
+    public typealias OutboundIn = ByteBuffer
+    /// Ciphertext for the network.
+    public typealias OutboundOut = ByteBuffer
+
+    private enum State {
+        case idle, handshaking, active, closed
+    }
+
+    private typealias PendingWrite = (data: ByteBuffer, promise: EventLoopPromise<Void>?)
+
+    private let connection: TLSConnection
+    private let handshakeTimeout: TimeAmount
+    private var state: State = .idle
+    private var unflushed: [PendingWrite] = []
+    private var flushedBeforeHandshake: [PendingWrite] = []
+    private var timeoutTask: Scheduled<Void>?
+
+    /// A handler for one connection of `context`; `serverHostname` overrides the configuration's
+    /// `hostnameToVerify` for this connection (clients only).
+    public init(context: TLSContext, serverHostname: String? = nil) throws {
+        self.connection = try TLSConnection(context: context, serverHostname: serverHostname)
+        self.handshakeTimeout = context.configuration.handshakeTimeout
+    }
+
+    /// Starts the handshake if the channel is already active.
+    public func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive {
+            startHandshake(context: context)
+        }
+    }
+
+    /// Starts the handshake.
+    public func channelActive(context: ChannelHandlerContext) {
+        startHandshake(context: context)
+        context.fireChannelActive()
+    }
+
+    /// Fails held writes; a handshake cut short is reported as an error.
+    public func channelInactive(context: ChannelHandlerContext) {
+        cancelTimeout()
+        let wasHandshaking = state == .handshaking || state == .idle
+        state = .closed
+        failPendingWrites(ChannelError.ioOnClosedChannel)
+        if wasHandshaking {
+            context.fireErrorCaught(TLSError(kind: .handshakeFailed, message: "connection closed during the TLS handshake"))
+        }
+        context.fireChannelInactive()
+    }
+
+    /// Feeds ciphertext to OpenSSL and passes on the plaintext it yields.
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let bytes = unwrapInboundIn(data)
+        switch state {
+        case .closed:
+            return
+        case .idle:
+            startHandshake(context: context)
+            connection.feed(bytes)
+            if state == .handshaking { runHandshake(context: context) }
+        case .handshaking:
+            connection.feed(bytes)
+            runHandshake(context: context)
+        case .active:
+            connection.feed(bytes)
+            readPlaintext(context: context)
+        }
+    }
+
+    /// Holds a plaintext write until the next flush.
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard state != .closed else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        unflushed.append((unwrapOutboundIn(data), promise))
+    }
+
+    /// Encrypts and sends held writes, or marks them to be sent once the handshake completes.
+    public func flush(context: ChannelHandlerContext) {
+        let writes = unflushed
+        unflushed.removeAll()
+        switch state {
+        case .active:
+            encryptAndSend(writes, context: context)
+        case .idle, .handshaking:
+            flushedBeforeHandshake.append(contentsOf: writes)
+        case .closed:
+            writes.forEach { $0.promise?.fail(ChannelError.ioOnClosedChannel) }
+        }
+    }
+
+    /// Sends close_notify (after an established session) and closes the channel.
+    public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        guard mode == .all else {
+            context.close(mode: mode, promise: promise)
+            return
+        }
+        cancelTimeout()
+        let wasActive = state == .active
+        state = .closed
+        failPendingWrites(ChannelError.ioOnClosedChannel)
+        if wasActive {
+            connection.shutdown()
+            sendOutput(context: context, promise: nil)
+        }
+        context.close(mode: mode, promise: promise)
+    }
+
+    // MARK: - Handshake
+
+    private func startHandshake(context: ChannelHandlerContext) {
+        guard state == .idle else { return }
+        state = .handshaking
+        let loop = context.eventLoop.assumeIsolated()
+        timeoutTask = loop.scheduleTask(in: handshakeTimeout) { [self] in
+            guard state == .handshaking || state == .idle else { return }
+            fail(context: context, TLSError(
+                kind: .handshakeTimeout,
+                message: "TLS handshake not completed within \(handshakeTimeout.nanoseconds / 1_000_000) ms"
+            ))
+        }
+        runHandshake(context: context)
+    }
+
+    private func runHandshake(context: ChannelHandlerContext) {
+        switch connection.handshake() {
+        case .wantRead:
+            sendOutput(context: context, promise: nil)
+        case .complete:
+            cancelTimeout()
+            state = .active
+            sendOutput(context: context, promise: nil)
+            let result = TLSHandshakeResult(
+                protocolVersion: connection.protocolVersion,
+                cipherSuite: connection.cipherSuite,
+                peerSubject: connection.peerSubjectRFC2253
+            )
+            context.fireUserInboundEventTriggered(TLSUserEvent.handshakeCompleted(result))
+            let held = flushedBeforeHandshake
+            flushedBeforeHandshake.removeAll()
+            if !held.isEmpty, state == .active {
+                encryptAndSend(held, context: context)
+            }
+            // Application data may have arrived in the same read as the peer's Finished.
+            if state == .active {
+                readPlaintext(context: context)
+            }
+        case .closed:
+            fail(context: context, TLSError(kind: .handshakeFailed, message: "peer closed the TLS session during the handshake"))
+        case .failed(let error):
+            sendOutput(context: context, promise: nil)  // the alert telling the peer why
+            fail(context: context, error)
+        }
+    }
+
+    // MARK: - Data
+
+    private func readPlaintext(context: ChannelHandlerContext) {
+        while state == .active {
+            var buffer = context.channel.allocator.buffer(capacity: 16 * 1024)
+            switch connection.read(into: &buffer) {
+            case .complete:
+                context.fireChannelRead(wrapInboundOut(buffer))
+            case .wantRead:
+                // Reading can produce output (e.g. a TLS 1.3 KeyUpdate answer).
+                sendOutput(context: context, promise: nil)
+                return
+            case .closed:
+                cancelTimeout()
+                state = .closed
+                failPendingWrites(ChannelError.outputClosed)
+                connection.shutdown()
+                sendOutput(context: context, promise: nil)
+                context.fireUserInboundEventTriggered(TLSUserEvent.closeNotifyReceived)
+                context.close(promise: nil)
+            case .failed(let error):
+                sendOutput(context: context, promise: nil)
+                fail(context: context, error)
+            }
+        }
+    }
+
+    private func encryptAndSend(_ writes: [PendingWrite], context: ChannelHandlerContext) {
+        guard !writes.isEmpty else { return }
+        var promises: [EventLoopPromise<Void>] = []
+        for (index, write) in writes.enumerated() {
+            if case .failed(let error) = connection.write(write.data) {
+                promises.forEach { $0.fail(error) }
+                writes[index...].forEach { $0.promise?.fail(error) }
+                fail(context: context, error)
+                return
+            }
+            if let promise = write.promise { promises.append(promise) }
+        }
+        var combined: EventLoopPromise<Void>?
+        if promises.count == 1 {
+            combined = promises[0]
+        } else if promises.count > 1 {
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            for waiting in promises { promise.futureResult.cascade(to: waiting) }
+            combined = promise
+        }
+        sendOutput(context: context, promise: combined)
+    }
+
+    /// Writes and flushes whatever ciphertext OpenSSL produced; completes `promise` when it is sent.
+    private func sendOutput(context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        guard let output = connection.takeOutput(allocator: context.channel.allocator) else {
+            promise?.succeed()
+            return
+        }
+        context.writeAndFlush(wrapOutboundOut(output), promise: promise)
+    }
+
+    // MARK: - Failure
+
+    private func fail(context: ChannelHandlerContext, _ error: TLSError) {
+        cancelTimeout()
+        state = .closed
+        failPendingWrites(error)
+        context.fireErrorCaught(error)
+        context.close(promise: nil)
+    }
+
+    private func failPendingWrites(_ error: Error) {
+        let writes = flushedBeforeHandshake + unflushed
+        flushedBeforeHandshake.removeAll()
+        unflushed.removeAll()
+        writes.forEach { $0.promise?.fail(error) }
+    }
+
+    private func cancelTimeout() {
+        timeoutTask?.cancel()
+        timeoutTask = nil
+    }
+}
+
+@available(*, unavailable)
+extension TLSHandler: Sendable {}
