@@ -54,7 +54,7 @@ let package = Package(
         .target(
             name: "KafkaClient",
             dependencies: [
-                "KafkaProtocol",
+                "KafkaProtocol", "RampartProperties",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -93,10 +93,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "RampartMetadata", swiftSettings: swiftSettings),
+        .target(name: "RampartProperties", swiftSettings: swiftSettings),
         .target(
             name: "RampartServer",
             dependencies: [
-                "RampartBroker", "RampartStorage", "RampartMetadata", "KafkaProtocol",
+                "RampartBroker", "RampartStorage", "RampartMetadata", "KafkaProtocol", "RampartProperties",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -164,7 +165,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "RampartServerTests", dependencies: ["RampartServer"], swiftSettings: swiftSettings),
+        .testTarget(name: "RampartServerTests", dependencies: ["RampartServer", "RampartProperties"], swiftSettings: swiftSettings),
         .testTarget(name: "RampartMetadataTests", dependencies: ["RampartMetadata"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RampartStorageTests",

@@ -56,7 +56,7 @@ listeners=PLAINTEXT://127.0.0.1:$port
 rampart.insecure.allow.plaintext=true
 log.dirs=$data/logs
 num.partitions=4
-group.initial.rebalance.delay.ms=0
+group.initial.rebalance.delay.ms=3000
 offsets.topic.num.partitions=4
 CONF
 "$bin" serve --config "$data/server.properties" >"$data/broker.log" 2>&1 &

@@ -1,4 +1,5 @@
 import Foundation
+import RampartProperties
 
 /// Kafka's security protocols.
 public enum SecurityProtocol: String, Sendable, CaseIterable {
@@ -56,7 +57,12 @@ public struct BrokerConfig: Sendable {
 
     /// Loads and validates a `server.properties` file.
     public static func load(path: String) throws -> BrokerConfig {
-        let file = try PropertiesFile.load(path: path)
+        let file: PropertiesFile
+        do {
+            file = try PropertiesFile.load(path: path)
+        } catch let error as PropertiesError {
+            throw ConfigError(error.message)
+        }
         do {
             return try BrokerConfig(properties: file.dictionary)
         } catch let error as ConfigError {
@@ -231,4 +237,11 @@ public struct BrokerConfig: Sendable {
         }
         if !errors.isEmpty { throw ConfigError(errors.joined(separator: "\n")) }
     }
+}
+
+/// A configuration error: names the file or key and what was wrong.
+public struct ConfigError: Error, CustomStringConvertible, Sendable, Equatable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
 }

@@ -126,9 +126,11 @@ import Testing
         let gen = group.generationID
         let (_, _) = group.join(input("m1", protocols: ["range", "roundrobin"], requireKnown: false), newMemberID: "x", now: 100)
         #expect(group.state == .preparingRebalance)
-        // m2 heartbeats (told to rejoin) but never rejoins; the 30 s rebalance timeout ends the phase.
-        #expect(group.heartbeat(memberID: "m2", groupInstanceID: nil, generationID: gen, now: 5000) == .rebalanceInProgress)
-        #expect(group.tick(now: 20_000).isEmpty)
+        // m2 keeps heartbeating (told to rejoin) but never rejoins; the 30 s rebalance timeout ends the phase.
+        for t: Int64 in [5000, 14_000, 23_000] {
+            #expect(group.heartbeat(memberID: "m2", groupInstanceID: nil, generationID: gen, now: t) == .rebalanceInProgress)
+            #expect(group.tick(now: t + 1000).isEmpty)
+        }
         let joined = joinResults(group.tick(now: 30_100))
         #expect(joined.keys.sorted() == ["m1"])
         #expect(!group.hasMember("m2"))
@@ -236,5 +238,20 @@ import Testing
         #expect(d.protocolName == "range")
         #expect(d.members.map(\.memberID) == ["m1", "m2"])
         #expect(d.members[1].assignment == ByteBuffer(string: "a-m2"))
+    }
+
+    /// librdkafka's 0084_destroy_flags: a consumer dies without leaving, a new one joins; the rebalance
+    /// completes when the dead member's session expires, not at the (much longer) rebalance timeout.
+    @Test func aDeadMemberExpiresDuringARebalance() {
+        var group = stableGroup(["m1", "m2"])
+        #expect(group.heartbeat(memberID: "m1", groupInstanceID: nil, generationID: group.generationID, now: 5000) == .noError)
+        let (parked, _) = group.join(input(requireKnown: false), newMemberID: "m3", now: 5000)
+        #expect(parked == nil && group.state == .preparingRebalance)
+        _ = group.join(input("m1", requireKnown: false), newMemberID: "x", now: 5100)
+        #expect(group.tick(now: 9000).isEmpty, "m2's session (10 s from the join at 100) is still running")
+        let joined = joinResults(group.tick(now: 10_200))
+        #expect(joined.keys.sorted() == ["m1", "m3"])
+        #expect(!group.hasMember("m2"))
+        #expect(group.state == .completingRebalance)
     }
 }

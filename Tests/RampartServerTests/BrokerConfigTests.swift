@@ -1,3 +1,4 @@
+import RampartProperties
 import RampartServer
 import Testing
 
@@ -26,7 +27,7 @@ import Testing
     }
 
     @Test func duplicateKeyIsAnError() {
-        #expect(throws: ConfigError.self) { try PropertiesFile.parse("a=1\na=2\n", source: "f") }
+        #expect(throws: PropertiesError.self) { try PropertiesFile.parse("a=1\na=2\n", source: "f") }
     }
 }
 

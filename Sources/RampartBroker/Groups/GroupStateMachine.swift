@@ -498,7 +498,9 @@ public struct GroupStateMachine: Sendable {
             syncDeadline = nil
             if !laggards.isEmpty { actions += removeMembers(laggards, now: now) }
         }
-        if state == .stable || state == .completingRebalance {
+        // Sessions expire in every live state: a member that died without leaving must not hold a
+        // rebalance open until the rebalance timeout (Kafka expires it at its session timeout too).
+        if state == .stable || state == .completingRebalance || state == .preparingRebalance {
             let expired = members.filter { !$0.value.awaitingJoin && !$0.value.awaitingSync && $0.value.sessionDeadline <= now }.map(\.key)
             if !expired.isEmpty { actions += removeMembers(expired, now: now) }
         }

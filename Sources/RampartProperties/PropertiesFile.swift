@@ -1,6 +1,7 @@
 import Foundation
 
-/// A parsed Java `.properties` file (the format of Kafka's `server.properties`): `key=value`,
+/// A parsed Java `.properties` file (the format of Kafka's `server.properties` and of client
+/// `--command-config` files): `key=value`,
 /// `key: value` or `key value`; `#` and `!` comment lines; a trailing backslash continues a line;
 /// `\t`, `\n`, `\r`, `\f`, `\uXXXX` and `\<char>` escapes. Keys keep their line numbers for errors.
 public struct PropertiesFile: Sendable {
@@ -28,10 +29,17 @@ public struct PropertiesFile: Sendable {
         var startLine = 0
         var continuing = false
         var lineNumber = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        func add(_ entry: Entry) throws {
+            if let previous = seen[entry.key] {
+                throw PropertiesError("\(source):\(entry.line): key '\(entry.key)' is set twice (first on line \(previous))")
+            }
+            seen[entry.key] = entry.line
+            entries.append(entry)
+        }
+        // "\r\n" is a single Character in Swift, so it is a separator of its own.
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }) {
             lineNumber += 1
             var line = Substring(rawLine)
-            if line.hasSuffix("\r") { line = line.dropLast() }
             if continuing {
                 line = line.drop { $0 == " " || $0 == "\t" || $0 == "\u{0C}" }
             } else {
@@ -49,16 +57,10 @@ public struct PropertiesFile: Sendable {
             }
             logical += line
             continuing = false
-            let entry = try parseLogicalLine(logical, line: startLine, source: source)
-            if let previous = seen[entry.key] {
-                throw ConfigError("\(source):\(startLine): key '\(entry.key)' is set twice (first on line \(previous))")
-            }
-            seen[entry.key] = startLine
-            entries.append(entry)
+            try add(parseLogicalLine(logical, line: startLine, source: source))
         }
         if continuing {
-            let entry = try parseLogicalLine(logical, line: startLine, source: source)
-            entries.append(entry)
+            try add(parseLogicalLine(logical, line: startLine, source: source))
         }
         return PropertiesFile(entries: entries)
     }
@@ -69,10 +71,10 @@ public struct PropertiesFile: Sendable {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw ConfigError("cannot read config file \(path): \(error.localizedDescription)")
+            throw PropertiesError("cannot read config file \(path): \(error.localizedDescription)")
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw ConfigError("config file \(path) is not valid UTF-8")
+            throw PropertiesError("config file \(path) is not valid UTF-8")
         }
         return try parse(text, source: path)
     }
@@ -111,7 +113,7 @@ public struct PropertiesFile: Sendable {
                 value.unicodeScalars.append(c)
             }
         }
-        guard !key.isEmpty else { throw ConfigError("\(source):\(number): a line has a value but no key") }
+        guard !key.isEmpty else { throw PropertiesError("\(source):\(number): a line has a value but no key") }
         return Entry(key: key, value: value, line: number)
     }
 
@@ -126,7 +128,7 @@ public struct PropertiesFile: Sendable {
         case "u":
             let hex = String(String.UnicodeScalarView(rest.prefix(4)))
             guard hex.count == 4, let code = UInt32(hex, radix: 16), let scalar = Unicode.Scalar(code) else {
-                throw ConfigError("\(source):\(line): malformed \\u escape")
+                throw PropertiesError("\(source):\(line): malformed \\u escape")
             }
             rest = rest.dropFirst(4)
             return scalar
@@ -135,8 +137,8 @@ public struct PropertiesFile: Sendable {
     }
 }
 
-/// A configuration error: names the file or key and what was wrong.
-public struct ConfigError: Error, CustomStringConvertible, Sendable, Equatable {
+/// A properties file that cannot be read or parsed: names the file, the line and the problem.
+public struct PropertiesError: Error, CustomStringConvertible, Sendable, Equatable {
     public let message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
