@@ -3,7 +3,7 @@
 # is missing. As a non-root user it prints the apt command instead. Extra package names may be given
 # as arguments (e.g. `fio` for the storage benchmark).
 set -euo pipefail
-packages=(pkg-config libssl-dev libsasl2-dev libsasl2-modules zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev kcat "$@")
+packages=(pkg-config openssl libssl-dev libsasl2-dev libsasl2-modules zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev kcat "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
