@@ -39,6 +39,10 @@ public final class BrokerServer: @unchecked Sendable {
         for listener in listeners where listener.securityProtocol != .plaintext {
             throw StartupError(description: "listeners: \(listener.name) uses \(listener.securityProtocol.rawValue), which this build does not serve yet (TLS and SASL arrive with their issues); use PLAINTEXT with rampart.insecure.allow.plaintext=true for now")
         }
+        let inert = BrokerConfigKeys.notYetEnforced.filter { config.explicit[$0] != nil }.sorted()
+        if !inert.isEmpty {
+            logger.warning("these keys are accepted for compatibility but not acted on by this build: \(inert.joined(separator: ", "))")
+        }
         for listener in listeners where listener.securityProtocol == .plaintext {
             logger.warning("PLAINTEXT listener \(listener.name) on \(listener.host.isEmpty ? "*" : listener.host):\(listener.port): traffic is NOT encrypted and clients are NOT authenticated (rampart.insecure.allow.plaintext=true)")
         }
@@ -86,6 +90,7 @@ public final class BrokerServer: @unchecked Sendable {
         let limits = config.socketRequestMaxBytes
         let idleMs = config.connectionsMaxIdleMs
         let maxPerIP = config.maxConnectionsPerIP
+        let maxTotal = config.int("max.connections") ?? Int(Int32.max)
         let connections = self.connections
         let logger = self.logger
         let bootstrap = ServerBootstrap(group: group)
@@ -96,8 +101,14 @@ public final class BrokerServer: @unchecked Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 let host = channel.remoteAddress?.ipAddress ?? "unknown"
-                guard connections.open(host: host, channel: channel, limit: maxPerIP) else {
+                switch connections.open(host: host, channel: channel, perHostLimit: maxPerIP, totalLimit: maxTotal) {
+                case .accepted:
+                    break
+                case .perHostLimit:
                     logger.warning("refusing connection: max.connections.per.ip reached", metadata: ["client": "\(host)"])
+                    return channel.close()
+                case .totalLimit:
+                    logger.warning("refusing connection: max.connections reached", metadata: ["client": "\(host)"])
                     return channel.close()
                 }
                 channel.closeFuture.whenComplete { _ in connections.closed(host: host, channel: channel) }
@@ -205,12 +216,16 @@ final class ConnectionRegistry: Sendable {
 
     private let state = Mutex(State())
 
-    func open(host: String, channel: any Channel, limit: Int) -> Bool {
+    enum Admission { case accepted, perHostLimit, totalLimit }
+
+    /// Admits a connection unless its address already has `perHostLimit` or the broker `totalLimit`.
+    func open(host: String, channel: any Channel, perHostLimit: Int, totalLimit: Int) -> Admission {
         state.withLock { state in
-            guard state.perHost[host, default: 0] < limit else { return false }
+            guard state.channels.count < totalLimit else { return .totalLimit }
+            guard state.perHost[host, default: 0] < perHostLimit else { return .perHostLimit }
             state.perHost[host, default: 0] += 1
             state.channels[ObjectIdentifier(channel)] = channel
-            return true
+            return .accepted
         }
     }
 

@@ -143,5 +143,12 @@ public enum BrokerConfigKeys {
               "fsync before acknowledging acks=all produce requests (Rampart's durability default)."),
     ]
 
+    /// Keys Kafka operators commonly set that this build accepts but does not act on yet (single node,
+    /// no transactions, no authorizer): start-up names them in a warning rather than pretend.
+    public static let notYetEnforced: Set<String> = [
+        "inter.broker.listener.name", "log.index.size.max.bytes", "offsets.topic.replication.factor",
+        "transactional.id.expiration.ms", "producer.id.expiration.ms", "super.users",
+    ]
+
     public static let byName: [String: ConfigDefinition] = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
 }
