@@ -97,7 +97,7 @@ let package = Package(
         .target(
             name: "RampartServer",
             dependencies: [
-                "RampartBroker", "RampartStorage", "RampartMetadata", "KafkaProtocol", "RampartProperties",
+                "RampartBroker", "RampartStorage", "RampartMetadata", "KafkaProtocol", "RampartProperties", "RampartTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

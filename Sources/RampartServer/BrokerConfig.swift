@@ -84,7 +84,15 @@ public struct BrokerConfig: Sendable {
     }
 
     /// Keys that may be overridden per listener. Extended by the TLS and SASL keys.
-    static let listenerOverridable: Set<String> = []
+    static let listenerOverridable: Set<String> = [
+        "ssl.keystore.type", "ssl.keystore.location", "ssl.key.password", "ssl.truststore.type",
+        "ssl.truststore.location", "ssl.client.auth", "ssl.enabled.protocols", "ssl.cipher.suites",
+    ]
+
+    /// A listener-scoped value: `listener.name.<listener, lowercased>.<key>`, else `<key>`, else the default.
+    public func listenerValue(_ key: String, listener: String) -> String? {
+        explicit["listener.name.\(listener.lowercased()).\(key)"] ?? string(key)
+    }
 
     private static func suggestion(for key: String) -> String {
         let best = BrokerConfigKeys.all.map { ($0.name, editDistance($0.name, key)) }.min { $0.1 < $1.1 }

@@ -6,6 +6,7 @@ import NIOPosix
 import RampartBroker
 import RampartMetadata
 import RampartStorage
+import RampartTLS
 import Synchronization
 
 /// Runs a broker: opens the metadata store and the logs, binds the listeners, serves until asked to
@@ -36,8 +37,12 @@ public final class BrokerServer: @unchecked Sendable {
 
     public func start() async throws {
         let listeners = config.listeners
-        for listener in listeners where listener.securityProtocol != .plaintext {
-            throw StartupError(description: "listeners: \(listener.name) uses \(listener.securityProtocol.rawValue), which this build does not serve yet (TLS and SASL arrive with their issues); use PLAINTEXT with rampart.insecure.allow.plaintext=true for now")
+        for listener in listeners where listener.securityProtocol.usesSASL {
+            throw StartupError(description: "listeners: \(listener.name) uses \(listener.securityProtocol.rawValue), which this build does not serve yet (SASL arrives with its issue); use SSL")
+        }
+        var tlsContexts: [String: TLSContext] = [:]
+        for listener in listeners where listener.securityProtocol.isEncrypted {
+            tlsContexts[listener.name] = try Self.tlsContext(config, listener: listener.name)
         }
         let inert = BrokerConfigKeys.notYetEnforced.filter { config.explicit[$0] != nil }.sorted()
         if !inert.isEmpty {
@@ -78,7 +83,7 @@ public final class BrokerServer: @unchecked Sendable {
 
         let dispatcher = RequestDispatcher(registry: BrokerAPIs.registry(for: broker), logger: logger)
         for listener in listeners {
-            let channel = try await bind(listener, dispatcher: dispatcher)
+            let channel = try await bind(listener, dispatcher: dispatcher, tls: tlsContexts[listener.name])
             serverChannels.append(channel)
             if let address = channel.localAddress { boundAddresses[listener.name] = address }
             logger.info("listening", metadata: ["listener": "\(listener.name)", "address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
@@ -86,7 +91,28 @@ public final class BrokerServer: @unchecked Sendable {
         logger.info("Rampart broker started", metadata: ["node.id": "\(settings.nodeID)", "cluster.id": "\(image.clusterID)"])
     }
 
-    private func bind(_ listener: ListenerConfig, dispatcher: RequestDispatcher) async throws -> Channel {
+    /// The TLS context of an SSL listener from Kafka's `ssl.*` keys (or their `listener.name.<l>.` overrides).
+    /// Problems with the files stop start-up with a message naming the listener, the file and the problem.
+    static func tlsContext(_ config: BrokerConfig, listener: String) throws -> TLSContext {
+        func value(_ key: String) -> String? { config.listenerValue(key, listener: listener) }
+        guard let keystore = value("ssl.keystore.location") else {
+            throw StartupError(description: "listener \(listener): ssl.keystore.location is required (a PEM file with the key and certificate chain)")
+        }
+        do {
+            let tls = TLSConfiguration(
+                role: .server, certificateChainPath: keystore, privateKeyPath: keystore,
+                privateKeyPassword: value("ssl.key.password").map { TLSConfiguration.KeyPassword($0) },
+                trustRootsPath: value("ssl.truststore.location"),
+                clientAuthentication: TLSConfiguration.ClientAuthentication(rawValue: value("ssl.client.auth") ?? "none") ?? .none,
+                enabledProtocols: try TLSConfiguration.parseProtocols(value("ssl.enabled.protocols") ?? "TLSv1.3,TLSv1.2"),
+                cipherSuites: TLSConfiguration.parseCipherSuites(value("ssl.cipher.suites") ?? ""))
+            return try TLSContext(configuration: tls)
+        } catch {
+            throw StartupError(description: "listener \(listener): \(error)")
+        }
+    }
+
+    private func bind(_ listener: ListenerConfig, dispatcher: RequestDispatcher, tls: TLSContext?) async throws -> Channel {
         let limits = config.socketRequestMaxBytes
         let idleMs = config.connectionsMaxIdleMs
         let maxPerIP = config.maxConnectionsPerIP
@@ -115,6 +141,10 @@ public final class BrokerServer: @unchecked Sendable {
                 return channel.eventLoop.makeCompletedFuture {
                     let info = ConnectionInfo(listenerName: listener.name, clientHost: host, principal: .anonymous)
                     let sync = channel.pipeline.syncOperations
+                    if let tls {
+                        try sync.addHandler(TLSHandler(context: tls))
+                        try sync.addHandler(TLSPrincipalHandler())
+                    }
                     if idleMs > 0 {
                         try sync.addHandler(IdleStateHandler(allTimeout: .milliseconds(idleMs)))
                     }
@@ -249,5 +279,21 @@ final class ConnectionRegistry: Sendable {
             try? await Task.sleep(for: .milliseconds(20))
         }
         for channel in open { try? await channel.close() }
+    }
+}
+
+/// Turns the TLS handshake's client certificate into the connection's principal, with Kafka's DEFAULT
+/// rule: `User:<subject DN in RFC 2253 form>`; without a certificate, `User:ANONYMOUS`.
+/// (`ssl.principal.mapping.rules` arrive with the rest of issue 5.)
+final class TLSPrincipalHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted(let result) = event as? TLSUserEvent {
+            let principal = result.peerSubject.map { KafkaPrincipal(name: $0) } ?? .anonymous
+            context.fireUserInboundEventTriggered(KafkaConnectionHandler.PeerIdentifiedEvent(principal: principal))
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 }

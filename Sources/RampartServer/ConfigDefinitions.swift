@@ -133,6 +133,15 @@ public enum BrokerConfigKeys {
         .init("transactional.id.expiration.ms", .int(positiveInt), default: "604800000", "Idle transactional ids expire after this."),
         .init("producer.id.expiration.ms", .int(positiveInt), default: "86400000", "Idle producer ids expire after this."),
         .init("super.users", .string, default: nil, "Semicolon-separated principals that bypass ACLs."),
+        // TLS (SSL and SASL_SSL listeners); each may be set per listener as listener.name.<name>.<key>.
+        .init("ssl.keystore.type", .choice(["PEM"]), default: "PEM", "Format of ssl.keystore.location (PEM only)."),
+        .init("ssl.keystore.location", .string, default: nil, "PEM file with the private key and the certificate chain."),
+        .init("ssl.key.password", .password, default: nil, "Password of an encrypted private key."),
+        .init("ssl.truststore.type", .choice(["PEM"]), default: "PEM", "Format of ssl.truststore.location (PEM only)."),
+        .init("ssl.truststore.location", .string, default: nil, "PEM file with the CA certificates trusted for client certificates."),
+        .init("ssl.client.auth", .choice(["none", "requested", "required"]), default: "none", "Whether clients present certificates."),
+        .init("ssl.enabled.protocols", .list, default: "TLSv1.3,TLSv1.2", "TLS versions accepted (TLSv1.2 minimum)."),
+        .init("ssl.cipher.suites", .list, default: nil, "Cipher suites (OpenSSL names); empty for OpenSSL's defaults."),
         // Rampart's own keys.
         .init("rampart.insecure.allow.plaintext", .boolean, default: "false",
               "Allow PLAINTEXT and SASL_PLAINTEXT listeners (unencrypted). Off by default."),

@@ -9,6 +9,7 @@ import ctypes
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -47,7 +48,7 @@ class BrokerProcess:
     # Every broker this session started, so that the end of the session can prove none is left behind.
     all_started = []
 
-    def __init__(self, workdir: Path, extra_properties=None, port=None):
+    def __init__(self, workdir: Path, extra_properties=None, port=None, tls_ca=None, tls_client=None):
         self.binary = Path(os.environ.get("RAMPART_BIN", DEFAULT_BINARY))
         if not self.binary.exists():
             raise RuntimeError(f"broker binary {self.binary} is missing: run `swift build` (or `make interop`)")
@@ -71,7 +72,10 @@ class BrokerProcess:
             "offsets.topic.replication.factor": "1",
             "rampart.log.level": "info",
         }
-        properties.update(extra_properties or {})
+        # A TLS listener is probed for readiness over TLS, trusting this CA file.
+        self.tls_ca = tls_ca
+        self.tls_client = tls_client  # (certificate, key) for listeners that require client certificates
+        properties.update({k: v.format(port=self.port) if isinstance(v, str) else v for k, v in (extra_properties or {}).items()})
         self.config_path.write_text("".join(f"{k}={v}\n" for k, v in properties.items()))
 
     @property
@@ -97,7 +101,15 @@ class BrokerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"broker exited with {self.process.returncode} during start-up:\n{self.log_tail()}")
             try:
-                kafkawire.api_versions(self.host, self.port, timeout=2.0)
+                if self.tls_ca:
+                    context = ssl.create_default_context(cafile=str(self.tls_ca))
+                    if self.tls_client:
+                        context.load_cert_chain(str(self.tls_client[0]), str(self.tls_client[1]))
+                    with context.wrap_socket(socket.create_connection((self.host, self.port), timeout=2.0),
+                                             server_hostname=self.host) as tls_sock:
+                        kafkawire.api_versions(self.host, self.port, timeout=2.0, sock=tls_sock)
+                else:
+                    kafkawire.api_versions(self.host, self.port, timeout=2.0)
                 return
             except OSError as error:
                 last_error = error

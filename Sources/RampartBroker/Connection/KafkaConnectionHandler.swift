@@ -52,6 +52,13 @@ public final class KafkaConnectionHandler: ChannelDuplexHandler {
         close(context: context)
     }
 
+    /// Sent by the transport once the peer's identity is known (the TLS handshake's client certificate):
+    /// every later request carries this principal.
+    public struct PeerIdentifiedEvent: Sendable {
+        public var principal: KafkaPrincipal
+        public init(principal: KafkaPrincipal) { self.principal = principal }
+    }
+
     /// Sent through the pipeline at shutdown: answer the request in flight, then close.
     public struct DrainEvent: Sendable {
         public init() {}
@@ -64,6 +71,10 @@ public final class KafkaConnectionHandler: ChannelDuplexHandler {
             draining = true
             queue.removeAll()
             if !inFlight { close(context: context) }
+            return
+        }
+        if let identified = event as? PeerIdentifiedEvent {
+            connection.principal = identified.principal
             return
         }
         if event is IdleStateHandler.IdleStateEvent {
