@@ -53,15 +53,16 @@ struct ListOffsetsHandler: KafkaAPIHandler {
                 offset = await log.logStartOffset
             case Self.maxTimestamp where version >= 7:
                 if let found = try await log.lookupMaxTimestamp() {
-                    offset = try Self.firstOffset(in: found.batch, atOrAfter: found.timestamp, floor: found.offset) ?? found.offset
+                    offset = try Self.firstRecord(in: found.batch, atOrAfter: found.timestamp, floor: found.offset)?.offset ?? found.offset
                     timestamp = found.timestamp
                 } else {
                     offset = -1
                 }
             case let target where target >= 0:
                 if let found = try await log.lookup(timestamp: target) {
-                    offset = try Self.firstOffset(in: found.batch, atOrAfter: target, floor: found.offset) ?? found.offset
-                    timestamp = try Self.timestamp(in: found.batch, at: offset) ?? found.timestamp
+                    let record = try Self.firstRecord(in: found.batch, atOrAfter: target, floor: found.offset)
+                    offset = record?.offset ?? found.offset
+                    timestamp = record?.timestamp ?? found.timestamp
                 } else {
                     offset = -1
                 }
@@ -81,27 +82,19 @@ struct ListOffsetsHandler: KafkaAPIHandler {
         return answer
     }
 
-    /// The offset of the first record in `batch` (at or after `floor`) whose timestamp is ≥ `target`.
-    static func firstOffset(in batch: ByteBuffer, atOrAfter target: Int64, floor: Int64) throws -> Int64? {
+    /// The first record in `batch` (at or after `floor`) whose timestamp is ≥ `target`: its offset and
+    /// timestamp. The batch is parsed (and decompressed) once.
+    static func firstRecord(in batch: ByteBuffer, atOrAfter target: Int64, floor: Int64) throws -> (offset: Int64, timestamp: Int64)? {
         var reader = RecordBatchReader(batch)
         guard let parsed = try reader.next() else { return nil }
-        if parsed.header.attributes.isLogAppendTime { return max(parsed.header.baseOffset, floor) }
-        var records = try parsed.records()
-        while let record = try records.next() {
-            let offset = parsed.header.baseOffset + Int64(record.offsetDelta)
-            if offset >= floor && parsed.header.baseTimestamp &+ record.timestampDelta >= target { return offset }
+        if parsed.header.attributes.isLogAppendTime {
+            return (max(parsed.header.baseOffset, floor), parsed.header.maxTimestamp)
         }
-        return nil
-    }
-
-    /// The timestamp of the record at `offset` in `batch`.
-    static func timestamp(in batch: ByteBuffer, at offset: Int64) throws -> Int64? {
-        var reader = RecordBatchReader(batch)
-        guard let parsed = try reader.next() else { return nil }
-        if parsed.header.attributes.isLogAppendTime { return parsed.header.maxTimestamp }
         var records = try parsed.records()
         while let record = try records.next() {
-            if parsed.header.baseOffset + Int64(record.offsetDelta) == offset { return parsed.header.baseTimestamp &+ record.timestampDelta }
+            let offset = parsed.offset(of: record)
+            let timestamp = parsed.timestamp(of: record)
+            if offset >= floor && timestamp >= target { return (offset, timestamp) }
         }
         return nil
     }
