@@ -67,16 +67,19 @@ public struct AnyKafkaAPIHandler: Sendable {
     public let supportedVersions: ClosedRange<Int16>
     private let serve: @Sendable (any KafkaRequestMessage, RequestContext) async -> (any KafkaResponseMessage)?
     private let fail: @Sendable (any KafkaRequestMessage, KafkaErrorCode) -> any KafkaResponseMessage
+    private let accepts: @Sendable (any KafkaRequestMessage) -> Bool
 
     public init<H: KafkaAPIHandler>(_ handler: H) {
         self.apiKey = H.Request.apiKey
         self.supportedVersions = handler.supportedVersions
-        self.serve = { request, context in
-            guard let typed = request as? H.Request else { return nil }
-            return await handler.handle(typed, context: context)
-        }
+        self.accepts = { $0 is H.Request }
+        // The dispatcher checks `canHandle` first, so these casts hold.
+        self.serve = { request, context in await handler.handle(request as! H.Request, context: context) }
         self.fail = { request, error in handler.errorResponse(request as! H.Request, error) }
     }
+
+    /// Whether `request` is of this handler's request type (the decoder chose it by the same API key).
+    public func canHandle(_ request: any KafkaRequestMessage) -> Bool { accepts(request) }
 
     public func handle(_ request: any KafkaRequestMessage, context: RequestContext) async -> (any KafkaResponseMessage)? {
         await serve(request, context)

@@ -52,6 +52,11 @@ public struct RequestDispatcher: Sendable {
             // A known API the broker does not serve: answer with the schema's own error shape.
             return respondWithError(decoded, .unsupportedVersion, handler: nil)
         }
+        guard handler.canHandle(decoded.body) else {
+            // A registry bug, never client input: close rather than leave the client waiting.
+            logger.error("handler for \(decoded.apiKey.name) cannot take \(type(of: decoded.body))")
+            return .close(reason: "internal: no handler for \(type(of: decoded.body))")
+        }
         let context = RequestContext(
             apiKey: decoded.apiKey, apiVersion: decoded.apiVersion, correlationId: decoded.correlationId,
             clientId: decoded.header.clientId, principal: connection.principal, clientHost: connection.clientHost,
