@@ -98,6 +98,12 @@ public final class BrokerServer: @unchecked Sendable {
         guard let keystore = value("ssl.keystore.location") else {
             throw StartupError(description: "listener \(listener): ssl.keystore.location is required (a PEM file with the key and certificate chain)")
         }
+        // The keystore holds the private key: refuse it when group or others can read it.
+        if let attributes = try? FileManager.default.attributesOfItem(atPath: keystore),
+           let mode = attributes[.posixPermissions] as? Int, mode & 0o077 != 0,
+           !config.bool("rampart.insecure.allow.readable.key.file") {
+            throw StartupError(description: "listener \(listener): ssl.keystore.location \(keystore) holds a private key but has mode \(String(mode & 0o777, radix: 8)); run chmod 600 on it (or set rampart.insecure.allow.readable.key.file=true)")
+        }
         do {
             let tls = TLSConfiguration(
                 role: .server, certificateChainPath: keystore, privateKeyPath: keystore,

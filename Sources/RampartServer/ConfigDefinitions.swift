@@ -145,6 +145,8 @@ public enum BrokerConfigKeys {
         // Rampart's own keys.
         .init("rampart.insecure.allow.plaintext", .boolean, default: "false",
               "Allow PLAINTEXT and SASL_PLAINTEXT listeners (unencrypted). Off by default."),
+        .init("rampart.insecure.allow.readable.key.file", .boolean, default: "false",
+              "Accept an ssl.keystore.location readable by group or others (refused by default)."),
         .init("rampart.log.format", .choice(["text", "json"]), default: "text", "Log line format."),
         .init("rampart.log.level", .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]),
               default: "info", "Log level."),

@@ -149,3 +149,15 @@ def test_plaintext_client_against_the_tls_port_is_closed(tmp_path, certs):
         produce_and_consume(client_config(broker, certs), "after-garbage", count=5)
     finally:
         assert broker.stop() == 0
+
+
+def test_a_keystore_readable_by_others_stops_start_up(tmp_path, certs):
+    readable = tmp_path / "readable-keystore.pem"
+    readable.write_text((certs / "broker-keystore.pem").read_text())
+    os.chmod(readable, 0o644)
+    config = tmp_path / "server.properties"
+    config.write_text(f"listeners=SSL://127.0.0.1:1\nlog.dirs={tmp_path / 'data'}\nssl.keystore.location={readable}\n")
+    binary = os.environ.get("RAMPART_BIN", ".build/debug/rampart")
+    result = subprocess.run([binary, "serve", "--config", str(config)], capture_output=True, timeout=30)
+    assert result.returncode != 0
+    assert b"mode 644" in result.stderr and str(readable).encode() in result.stderr
