@@ -27,4 +27,6 @@ int rampart_ssl_set_expected_host(struct ssl_st *ssl, const char *name);
 /// The subject DN of `cert` in RFC 2253 form, malloc'ed (release with free()); NULL on failure.
 char *rampart_x509_subject_rfc2253(struct x509_st *cert);
 
+#include "CRampartCertificateShims.h"
+
 #endif
