@@ -64,7 +64,7 @@ let package = Package(
         .target(
             name: "RampartCLI",
             dependencies: [
-                "RampartServer", "RampartBroker", "KafkaProtocol", "KafkaClient",
+                "RampartServer", "RampartBroker", "KafkaProtocol", "KafkaClient", "RampartTLS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
