@@ -4,7 +4,7 @@ SWIFT_FLAGS ?=
 SHARED ?= ../shared
 PROTOCOL_SCHEMAS ?= $(SHARED)/kafka-protocol/messages
 
-.PHONY: run all deps venv build build-release test unit-test interop interop-full interop-run librdkafka-quick librdkafka-full generate check-generated bench bench-protocol bench-storage fuzz clean
+.PHONY: run all deps venv build certs build-release test unit-test interop interop-full interop-run librdkafka-quick librdkafka-full generate check-generated bench bench-protocol bench-storage fuzz clean
 
 all: build
 
@@ -16,6 +16,17 @@ venv: deps
 
 build: deps
 	$(SWIFT) build $(SWIFT_FLAGS)
+
+## A development CA and certificates in certs/ (certs/README.md): `broker` (SANs localhost and
+## 127.0.0.1, server and client use) and clients `admin`, `alice`, `bob`. Re-running keeps what exists.
+CERTS_DIR ?= certs
+certs: build
+	@bin="$$($(SWIFT) build --show-bin-path $(SWIFT_FLAGS))/rampart"; set -e; \
+	"$$bin" cert ca --dir $(CERTS_DIR) --cn "Rampart Development CA" --if-not-exists; \
+	"$$bin" cert issue --dir $(CERTS_DIR) --cn broker --san localhost --san 127.0.0.1 --server --client --if-not-exists; \
+	for user in admin alice bob; do \
+	  "$$bin" cert issue --dir $(CERTS_DIR) --cn $$user --client --if-not-exists; \
+	done
 
 build-release: deps
 	$(SWIFT) build -c release $(SWIFT_FLAGS)
