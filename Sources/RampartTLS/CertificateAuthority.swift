@@ -228,7 +228,8 @@ public struct CertificateAuthority {
             index = known
         } else {
             let info = CertificateInfo(leaf)
-            let name = SecureFile.baseName(of: path).split(separator: ".").first.map(String.init) ?? info.serial
+            var name = SecureFile.baseName(of: path)
+            for suffix in [".crt", ".pem", ".cer"] where name.hasSuffix(suffix) { name.removeLast(suffix.count) }
             database.certificates.append(CertificateRecord(
                 serial: info.serial, name: name, subject: info.subject, subjectAlternativeNames: info.subjectAlternativeNames,
                 usages: info.extendedKeyUsages.sorted(), notBefore: info.notBefore, notAfter: info.notAfter

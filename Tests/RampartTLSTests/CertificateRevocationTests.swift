@@ -84,6 +84,25 @@ import Testing
         }
     }
 
+    @Test func revokingACertificateMissingFromTheDatabaseAddsIt() throws {
+        let authority = try CertificateAuthority.create(in: try temporaryCADirectory())
+        let alice = try issueClient(authority, "alice")
+        // The database lost the record (restored from an older backup).
+        let url = URL(fileURLWithPath: authority.databasePath)
+        var json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        json["certificates"] = [Any]()
+        try JSONSerialization.data(withJSONObject: json).write(to: url)
+        #expect(try authority.records().isEmpty)
+        #expect(throws: CertificateError.self) { try authority.revoke(serial: alice.record.serial) }
+
+        let record = try authority.revoke(certificateAt: alice.certificatePath, reason: .superseded)
+        #expect(record.name == "alice")
+        #expect(record.serial == alice.record.serial)
+        #expect(record.subject == "CN=alice")
+        #expect(try authority.records() == [record])
+        #expect(try authority.writeRevocationList().contains(serial: alice.record.serial))
+    }
+
     @Test func expiredCertificatesFailAndLeaveTheCRL() throws {
         let authority = try CertificateAuthority.create(in: try temporaryCADirectory())
         let expired = try authority.issue(CertificateRequest(
