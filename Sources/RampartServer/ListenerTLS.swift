@@ -101,10 +101,11 @@ final class ListenerTLS: Sendable {
             "listener": "\(listener)", "subject": "\(certificate.subject)",
             "notAfter": "\(ISO8601DateFormatter().string(from: certificate.notAfter))", "daysUntilExpiry": "\(days)",
         ]
+        let message: Logger.Message = "\(event): TLS certificate expires in \(days) day\(days == 1 ? "" : "s")"
         if days < 30 {
-            logger.warning("\(event): TLS certificate expires in \(days) days", metadata: metadata)
+            logger.warning(message, metadata: metadata)
         } else {
-            logger.info("\(event): TLS certificate expires in \(days) days", metadata: metadata)
+            logger.info(message, metadata: metadata)
         }
     }
 
@@ -201,6 +202,11 @@ final class TLSPrincipalHandler: ChannelInboundHandler {
             } else {
                 principal = .anonymous
             }
+            logger.debug("TLS handshake completed", metadata: [
+                "listener": "\(listener)", "client": "\(context.remoteAddress?.ipAddress ?? "?")",
+                "protocol": "\(result.protocolVersion)", "cipher": "\(result.cipherSuite ?? "?")",
+                "subject": "\(result.peerSubject ?? "-")", "principal": "\(principal)",
+            ])
             context.fireUserInboundEventTriggered(KafkaConnectionHandler.PeerIdentifiedEvent(principal: principal))
         }
         context.fireUserInboundEventTriggered(event)
