@@ -1,4 +1,4 @@
-"""`rampart cert`: the CA and certificates it makes serve a broker's mTLS listener for unmodified clients.
+"""`rampart cert`: the CA, certificates and CRL it makes serve a broker's mTLS listener for unmodified clients.
 
 Everything is created per test session in a temporary directory, never committed.
 """
@@ -100,5 +100,27 @@ def test_encrypted_keystore_with_ssl_key_password(tmp_path, pki):
     try:
         produce_and_consume(config(broker, certs / "ca.crt", certs / "alice.crt", certs / "alice.key"),
                             "cert-tool-encrypted", count=5)
+    finally:
+        assert broker.stop() == 0
+
+
+def test_certificate_revoked_with_rampart_cert_is_refused(tmp_path, pki):
+    certs = tmp_path / "certs"  # a CA of its own: the revocation must not touch the module's
+    make(certs,
+         (["ca"], None),
+         (["issue", "--cn", "broker", "--san", "127.0.0.1", "--server"], None),
+         (["issue", "--cn", "alice", "--client"], None),
+         (["issue", "--cn", "bob", "--client"], None),
+         (["revoke", "--name", "bob", "--reason", "keyCompromise"], None))
+    broker = mtls_broker(tmp_path, certs, extra={"rampart.ssl.crl.location": str(certs / "crl.pem")})
+    try:
+        produce_and_consume(config(broker, certs / "ca.crt", certs / "alice.crt", certs / "alice.key"),
+                            "cert-tool-crl", count=5)
+        admin = AdminClient({**config(broker, certs / "ca.crt", certs / "bob.crt", certs / "bob.key"),
+                             "socket.timeout.ms": 3000})
+        with pytest.raises(KafkaException):
+            admin.list_topics(timeout=4)
+        assert "certificate revoked" in broker.log_path.read_text()
+        assert broker.is_running()
     finally:
         assert broker.stop() == 0
