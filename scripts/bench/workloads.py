@@ -88,8 +88,13 @@ def _latency_consumer(client, topic, partitions, records, cpu, ready, out):
     unpack = struct.Struct(">q").unpack_from
     deadline = time.monotonic() + 120 + records / 1000
     while len(latencies) < records and time.monotonic() < deadline:
-        batch = consumer.consume(num_messages=10_000, timeout=0.2)
+        # poll() returns as soon as one record is there; consume(timeout=0) then takes what else is queued.
+        # (consume with a timeout would hold records back until num_messages arrive or the timeout ends.)
+        first = consumer.poll(0.2)
+        if first is None:
+            continue
         now = time.monotonic_ns()
+        batch = [first] + consumer.consume(num_messages=10_000, timeout=0)
         for message in batch:
             if message.error() is None:
                 latencies.append(now - unpack(message.value())[0])
@@ -145,3 +150,77 @@ def end_to_end(client, topic, partitions, rate, seconds, size, acks, cpu=None, l
     return {"records": records, "rate_target": rate, "rate_achieved": achieved,
             "p50_ms": ms(percentile(values, 0.50)), "p99_ms": ms(percentile(values, 0.99)),
             "p999_ms": ms(percentile(values, 0.999)), "max_ms": ms(values[-1])}
+
+
+def _recv_into(sock, view):
+    got = 0
+    while got < len(view):
+        n = sock.recv_into(view[got:])
+        if n == 0:
+            raise RuntimeError("the broker closed the connection")
+        got += n
+
+
+def raw_fetch(host, port, topic, partitions, records, max_wait_ms=100, timeout=300):
+    """Consumes a topic from offset 0 with bare Fetch v4 requests (no record decoding: only batch headers
+    are read, to find the next offset) until `expected_bytes` of record payload have been received in all.
+    This measures what the broker can serve, where a client that builds an object per record (Python or
+    any other) would measure itself. Returns the seconds taken and the bytes of record batches received."""
+    import socket
+
+    sock = socket.create_connection((host, port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    offsets = [0] * partitions
+    name = topic.encode()
+    buffer = bytearray(64 << 20)
+    view = memoryview(buffer)
+    received = 0
+    start = time.monotonic()
+    correlation = 0
+    while sum(offsets) < records:
+        if time.monotonic() - start > timeout:
+            raise RuntimeError(f"raw fetch: offsets {offsets} short of {records} records after {timeout} s")
+        correlation += 1
+        body = struct.pack(">hhih", 1, 4, correlation, 5) + b"bench"
+        body += struct.pack(">iiiibi", -1, max_wait_ms, 1, 52_428_800, 0, 1)
+        body += struct.pack(">h", len(name)) + name + struct.pack(">i", partitions)
+        for p in range(partitions):
+            body += struct.pack(">iqi", p, offsets[p], 10_485_760)
+        sock.sendall(struct.pack(">i", len(body)) + body)
+        _recv_into(sock, view[:4])
+        size = struct.unpack_from(">i", buffer, 0)[0]
+        if size > len(buffer):
+            buffer = bytearray(size)
+            view = memoryview(buffer)
+        _recv_into(sock, view[:size])
+        pos = 4 + 4  # correlation id, throttle time
+        (topics,) = struct.unpack_from(">i", buffer, pos)
+        pos += 4
+        for _ in range(topics):
+            (length,) = struct.unpack_from(">h", buffer, pos)
+            pos += 2 + length
+            (count,) = struct.unpack_from(">i", buffer, pos)
+            pos += 4
+            for _ in range(count):
+                index, error = struct.unpack_from(">ih", buffer, pos)
+                pos += 4 + 2 + 8 + 8
+                (aborted,) = struct.unpack_from(">i", buffer, pos)
+                pos += 4 + max(0, aborted) * 16
+                (records_size,) = struct.unpack_from(">i", buffer, pos)
+                pos += 4
+                if error:
+                    raise RuntimeError(f"raw fetch: partition {index} error {error}")
+                end = pos + max(0, records_size)
+                batch = pos
+                while batch + 61 <= end:
+                    base, length = struct.unpack_from(">qi", buffer, batch)
+                    if batch + 12 + length > end:
+                        break  # a partial batch at the end of the answer
+                    (delta,) = struct.unpack_from(">i", buffer, batch + 23)
+                    offsets[index] = base + delta + 1
+                    received += 12 + length
+                    batch += 12 + length
+                pos = end
+    seconds = time.monotonic() - start
+    sock.close()
+    return {"seconds": seconds, "batch_bytes": received}
