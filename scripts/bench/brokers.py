@@ -67,6 +67,13 @@ def make_certificates(d: Path):
     return d / "ca.pem", d / "broker.crt", d / "broker.key", keystore
 
 
+def _die_with_parent():
+    """In the child before exec: SIGKILL it if the driver dies, so no broker outlives a killed run."""
+    import ctypes
+    import signal
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def taskset_prefix(cpu):
     if cpu is not None and shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
         return ["taskset", "-c", str(cpu)]
@@ -92,7 +99,7 @@ class Broker:
     def start(self, cpu):
         log = open(self.workdir / f"{self.name}.log", "wb")
         self.process = subprocess.Popen(taskset_prefix(cpu) + self.command, stdout=log, stderr=subprocess.STDOUT,
-                                        env=self.env, cwd=self.workdir)
+                                        env=self.env, cwd=self.workdir, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + 60
         for port in self.listeners.values():
             while True:
