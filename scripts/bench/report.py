@@ -40,8 +40,8 @@ def group(results, kind):
 def throughput_table(results, kind):
     rows = group(results, kind)
     lines = ["| workload | Rampart durable MB/s (rec/s) | Rampart no-fsync MB/s | tansu MB/s (rec/s) | throughput Rampart/tansu "
-             "| broker CPU-s/GB Rampart · tansu | per-CPU-s ratio Rampart/tansu | load avg (others' cores) |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| broker CPU-s/GB Rampart · tansu | per-CPU-s ratio Rampart/tansu | generator cores | load avg (others' cores) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for workload, by_broker in rows.items():
         if workload.startswith("rampart bench") or workload.endswith(("PLAINTEXT", "SSL")):
             continue
@@ -53,7 +53,7 @@ def throughput_table(results, kind):
             f"| {workload} | {fmt(r_mb)} ({fmt(median(r, 'records_per_s'), 0)}) | {fmt(n_mb)} | "
             f"{fmt(t_mb)} ({fmt(median(t, 'records_per_s'), 0)}) | {fmt(ratio(r_mb, t_mb), 2, '×')} | "
             f"{fmt(r_cpu, 2)} · {fmt(t_cpu, 2)} | {fmt(ratio(t_cpu, r_cpu), 2, '×')} | "
-            f"{fmt(median(all_rows, 'load1'), 2)} ({fmt(median(all_rows, 'others_cores'), 2)}) |")
+            f"{fmt(median(all_rows, 'client_cores'), 2)} | {fmt(median(all_rows, 'load1'), 2)} ({fmt(median(all_rows, 'others_cores'), 2)}) |")
     return lines
 
 
@@ -155,8 +155,10 @@ def markdown(data):
              f"Machine load during the {len(runs)} runs: 1-minute load average median {statistics.median(loads):.2f} "
              f"(min {loads[0]:.2f}, max {loads[-1]:.2f}; it includes the benchmark's own broker and load generator, "
              f"about 2 on this 2-vCPU machine); CPU used by other processes during a run: median "
-             f"{statistics.median(others):.2f} cores, max {others[-1]:.2f}. Runs with others above 0.35 cores "
-             f"before they started: {sum(1 for r in runs if not r.get('quiet_before', True))}.",
+             f"{statistics.median(others):.2f} cores, max {others[-1]:.2f}. Runs kept although others used more than "
+             f"0.5 cores during them (after 3 retries): {sum(1 for r in runs if r.get('disturbed'))}; runs measured "
+             f"again because of that: {sum(r.get('attempts', 1) - 1 for r in runs)}. \"Generator cores\" is the "
+             f"CPU of the load generator during the run: near 1.0 it, not the broker, set the pace.",
              "", "### Produce and consume (librdkafka), medians", ""]
     lines += throughput_table(results, "produce") + [""] + throughput_table(results, "consume")
     lines += ["", "### End-to-end latency (librdkafka producer with linger.ms=1 → consumer in another process)", ""]
@@ -171,11 +173,21 @@ def markdown(data):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("results", nargs="?", default=str(ROOT / ".bench" / "results.json"))
+    parser.add_argument("results", nargs="*", default=[str(ROOT / ".bench" / "results.json")],
+                        help="results files of run.py (several are merged: e.g. a latency-only run)")
+    parser.add_argument("--merged", help="also write the merged results here")
     parser.add_argument("--docs", help="replace the generated section of this Markdown file")
     parser.add_argument("--chart", help="write the PNG chart here")
     args = parser.parse_args()
-    data = json.loads(Path(args.results).read_text())
+    parts = [json.loads(Path(p).read_text()) for p in args.results]
+    data = parts[0]
+    for extra in parts[1:]:
+        data["results"] = [r for r in data["results"] if r.get("kind") != "memory"] + extra["results"]
+        data["log"] = data.get("log", []) + extra.get("log", [])
+        data["meta"]["command"] += "` and `" + extra["meta"]["command"]
+        data["meta"]["finished"] = extra["meta"]["finished"]
+    if args.merged:
+        Path(args.merged).write_text(json.dumps(data, indent=1))
     text = markdown(data)
     print(text)
     if args.chart:
