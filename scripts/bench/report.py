@@ -40,8 +40,8 @@ def group(results, kind):
 def throughput_table(results, kind):
     rows = group(results, kind)
     lines = ["| workload | Rampart durable MB/s (rec/s) | Rampart no-fsync MB/s | tansu MB/s (rec/s) | throughput Rampart/tansu "
-             "| broker CPU-s/GB Rampart · tansu | per-CPU-s ratio Rampart/tansu | generator cores | load avg (others' cores) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| broker CPU-s/GB Rampart · tansu | per-CPU-s ratio Rampart/tansu | generator cores | load avg (others' cores) | runs R/N/T |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for workload, by_broker in rows.items():
         if workload.startswith("rampart bench") or workload.endswith(("PLAINTEXT", "SSL")):
             continue
@@ -53,7 +53,8 @@ def throughput_table(results, kind):
             f"| {workload} | {fmt(r_mb)} ({fmt(median(r, 'records_per_s'), 0)}) | {fmt(n_mb)} | "
             f"{fmt(t_mb)} ({fmt(median(t, 'records_per_s'), 0)}) | {fmt(ratio(r_mb, t_mb), 2, '×')} | "
             f"{fmt(r_cpu, 2)} · {fmt(t_cpu, 2)} | {fmt(ratio(t_cpu, r_cpu), 2, '×')} | "
-            f"{fmt(median(all_rows, 'client_cores'), 2)} | {fmt(median(all_rows, 'load1'), 2)} ({fmt(median(all_rows, 'others_cores'), 2)}) |")
+            f"{fmt(median(all_rows, 'client_cores'), 2)} | {fmt(median(all_rows, 'load1'), 2)} ({fmt(median(all_rows, 'others_cores'), 2)}) | "
+            f"{len(r)}/{len(n)}/{len(t)} |")
     return lines
 
 
@@ -133,6 +134,8 @@ def chart(results, path):
             xs = [x + (i - 1) * 0.2 for x in range(len(labels))]
             ax.scatter(xs, [y or float("nan") for y in ys], marker=marker, color=colors[broker],
                        label=f"{NAMES[broker]} {key[:-3].replace('p999', 'p99.9')}" if True else None, s=30)
+    ax.axhline(10, color="gray", linestyle="--", linewidth=1)
+    ax.text(-0.4, 10.5, "issue 8 target: p99 < 10 ms at 50 %", fontsize=7, color="gray")
     ax.set_yscale("log")
     ax.set_xticks(range(len(labels)), [w.split(" at ")[-1] + " of max" for w in labels])
     ax.set_ylabel("end-to-end latency, ms (median of rounds)")
@@ -165,9 +168,13 @@ def markdown(data):
     lines += latency_table(results)
     lines += ["", "### TLS on Rampart (tansu cannot be given a certificate and key, see below)", ""] + listener_table(results)
     lines += ["", "### The project's client (`rampart bench`) next to librdkafka", ""] + client_table(results)
-    if memory:
-        lines += ["", "Peak RSS over the whole run: " + ", ".join(
-            f"{NAMES.get(r['broker'], r['broker'])} {r['peak_rss_mib']:.0f} MiB" for r in memory) + "."]
+    peaks = {}
+    for r in results:
+        if r.get("peak_rss_mib") is not None and r["broker"] in NAMES:
+            peaks[r["broker"]] = max(peaks.get(r["broker"], 0), r["peak_rss_mib"])
+    if peaks:
+        lines += ["", "Peak RSS (VmHWM, the highest of the broker processes of these runs): " + ", ".join(
+            f"{NAMES[b]} {peaks[b]:.0f} MiB" for b in BROKERS if b in peaks) + " (tansu keeps every record in memory)."]
     return "\n".join(lines)
 
 
