@@ -55,22 +55,35 @@ final class PLAINServer: SASLServerMechanism {
     }
 }
 
+/// Which implementation serves SCRAM.
+public enum SCRAMServerProvider: String, Sendable, Hashable, CaseIterable {
+    /// Rampart's own (`SCRAMServer`), with Kafka's rules: every Kafka client, librdkafka included.
+    case builtin
+    /// Cyrus libsasl2 with Rampart's credential plugin. Strictly RFC 5802, so it refuses librdkafka
+    /// (confluent-kafka, kcat, …), whose client-final message repeats the client nonce; Java clients
+    /// and kafka-python work.
+    case cyrus
+}
+
 /// Makes server mechanisms for connections.
 public enum SASLServerMechanisms {
-    /// Prepares the SASL library (Cyrus) for the mechanisms in `mechanisms`; call at start-up so a
-    /// missing library or plugin stops the broker with a message rather than failing each client.
-    public static func prepare(_ mechanisms: some Sequence<SASLMechanism>) throws(SASLError) {
-        if mechanisms.contains(where: { $0.scram != nil }) {
+    /// Prepares the SASL library for `mechanisms` with `provider`; call at start-up so a missing
+    /// library or plugin (Cyrus) stops the broker with a message rather than failing each client.
+    public static func prepare(_ mechanisms: some Sequence<SASLMechanism>, scramProvider: SCRAMServerProvider = .builtin) throws(SASLError) {
+        if scramProvider == .cyrus, mechanisms.contains(where: { $0.scram != nil }) {
             try CyrusSASL.initialize()
         }
     }
 
     /// A server exchange of `mechanism` whose credentials come from `credentials`.
-    public static func make(_ mechanism: SASLMechanism, credentials: @escaping SCRAMCredentialLookup) throws(SASLError) -> any SASLServerMechanism {
-        switch mechanism {
-        case .plain:
+    public static func make(_ mechanism: SASLMechanism, credentials: @escaping SCRAMCredentialLookup,
+                            scramProvider: SCRAMServerProvider = .builtin) throws(SASLError) -> any SASLServerMechanism {
+        switch (mechanism, scramProvider) {
+        case (.plain, _):
             return PLAINServer(credentials: credentials)
-        case .scramSHA256, .scramSHA512:
+        case (.scramSHA256, .builtin), (.scramSHA512, .builtin):
+            return SCRAMServer(mechanism: mechanism.scram!, credentials: credentials)
+        case (.scramSHA256, .cyrus), (.scramSHA512, .cyrus):
             return try CyrusSCRAMServer(mechanism: mechanism.scram!, credentials: credentials)
         }
     }

@@ -58,6 +58,8 @@ public final class SCRAMClient: SASLClientMechanism {
     }
 
     private var state = State.initial
+    /// Sends the client nonce before the combined nonce in client-final, as librdkafka does (tests).
+    var repeatsClientNonce = false
 
     /// `nonce` is for tests; by default 24 random bytes, base64-encoded.
     public init(mechanism: SCRAMMechanism, username: String, password: SASLPassword, authorizationID: String? = nil, nonce: String? = nil) {
@@ -104,7 +106,7 @@ public final class SCRAMClient: SASLClientMechanism {
               (SCRAMMechanism.minIterations...SCRAMMechanism.maxIterations).contains(iterations) else {
             throw fail("server asked for \(iterationText) iterations, outside \(SCRAMMechanism.minIterations)...\(SCRAMMechanism.maxIterations)")
         }
-        let withoutProof = "c=\(Base64.encode(Array(gs2Header.utf8))),r=\(nonce)"
+        let withoutProof = "c=\(Base64.encode(Array(gs2Header.utf8))),r=\(repeatsClientNonce ? clientNonce + nonce : nonce)"
         let authMessage = Array("\(clientFirstBare),\(serverFirst),\(withoutProof)".utf8)
         let salted = SCRAMCrypto.saltedPassword(password.bytes, salt: salt, iterations: iterations, mechanism: scram)
         let clientKey = SCRAMCrypto.hmac(key: salted, SCRAMCrypto.clientKeyLabel, mechanism: scram)
