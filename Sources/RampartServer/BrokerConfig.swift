@@ -87,6 +87,7 @@ public struct BrokerConfig: Sendable {
     static let listenerOverridable: Set<String> = [
         "ssl.keystore.type", "ssl.keystore.location", "ssl.key.password", "ssl.truststore.type",
         "ssl.truststore.location", "ssl.client.auth", "ssl.enabled.protocols", "ssl.cipher.suites",
+        "sasl.enabled.mechanisms",
     ]
 
     /// A listener-scoped value: `listener.name.<listener, lowercased>.<key>`, else `<key>`, else the default.

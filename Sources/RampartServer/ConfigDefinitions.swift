@@ -142,9 +142,18 @@ public enum BrokerConfigKeys {
         .init("ssl.client.auth", .choice(["none", "requested", "required"]), default: "none", "Whether clients present certificates."),
         .init("ssl.enabled.protocols", .list, default: "TLSv1.3,TLSv1.2", "TLS versions accepted (TLSv1.2 minimum)."),
         .init("ssl.cipher.suites", .list, default: nil, "Cipher suites (OpenSSL names); empty for OpenSSL's defaults."),
+        // SASL (SASL_PLAINTEXT and SASL_SSL listeners); sasl.enabled.mechanisms may be set per listener.
+        .init("sasl.enabled.mechanisms", .list, default: "SCRAM-SHA-256,SCRAM-SHA-512",
+              "SASL mechanisms offered on SASL listeners: SCRAM-SHA-256, SCRAM-SHA-512, PLAIN (PLAIN needs TLS). Kafka's default, GSSAPI, is not served yet."),
+        .init("connection.failed.authentication.delay.ms", .int(nonNegativeInt), default: "100",
+              "Delay before the answer to a failed authentication is sent and the connection closed."),
         // Rampart's own keys.
         .init("rampart.insecure.allow.plaintext", .boolean, default: "false",
               "Allow PLAINTEXT and SASL_PLAINTEXT listeners (unencrypted). Off by default."),
+        .init("rampart.insecure.allow.plain.without.tls", .boolean, default: "false",
+              "Allow the PLAIN mechanism on SASL_PLAINTEXT listeners (the password crosses the network in clear). Off by default."),
+        .init("rampart.sasl.scram.provider", .choice(["builtin", "cyrus"]), default: "builtin",
+              "What serves SCRAM: builtin (Kafka's rules, every client) or cyrus (Cyrus libsasl2; strict RFC 5802 refuses librdkafka-based clients)."),
         .init("rampart.insecure.allow.readable.key.file", .boolean, default: "false",
               "Accept an ssl.keystore.location readable by group or others (refused by default)."),
         .init("rampart.log.format", .choice(["text", "json"]), default: "text", "Log line format."),

@@ -14,11 +14,15 @@ public struct SaslListenerSettings: Sendable {
     /// Requests accepted before authentication completes; a client that needs more is not
     /// authenticating (a SCRAM login takes four: ApiVersions, SaslHandshake, two SaslAuthenticate).
     public var maxRequestsBeforeAuthentication: Int
+    /// Which implementation serves SCRAM (`rampart.sasl.scram.provider`).
+    public var scramProvider: SCRAMServerProvider
 
-    public init(enabledMechanisms: [SASLMechanism], failedAuthenticationDelayMs: Int64 = 100, maxRequestsBeforeAuthentication: Int = 16) {
+    public init(enabledMechanisms: [SASLMechanism], failedAuthenticationDelayMs: Int64 = 100, maxRequestsBeforeAuthentication: Int = 16,
+                scramProvider: SCRAMServerProvider = .builtin) {
         self.enabledMechanisms = enabledMechanisms
         self.failedAuthenticationDelayMs = failedAuthenticationDelayMs
         self.maxRequestsBeforeAuthentication = maxRequestsBeforeAuthentication
+        self.scramProvider = scramProvider
     }
 }
 
@@ -143,7 +147,7 @@ public actor SaslServerAuthenticator {
         }
         let server: any SASLServerMechanism
         do {
-            server = try SASLServerMechanisms.make(mechanism, credentials: await credentials())
+            server = try SASLServerMechanisms.make(mechanism, credentials: await credentials(), scramProvider: settings.scramProvider)
         } catch {
             state = .finished
             logger.error("cannot start a \(mechanism.name) exchange: \(error)", metadata: ["client": "\(connection.clientHost)"])
