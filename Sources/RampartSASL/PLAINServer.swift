@@ -57,11 +57,12 @@ final class PLAINServer: SASLServerMechanism {
 
 /// Which implementation serves SCRAM.
 public enum SCRAMServerProvider: String, Sendable, Hashable, CaseIterable {
-    /// Rampart's own (`SCRAMServer`), with Kafka's rules: every Kafka client, librdkafka included.
+    /// Rampart's own (`SCRAMServer`), with Kafka's rules: every Kafka client.
     case builtin
-    /// Cyrus libsasl2 with Rampart's credential plugin. Strictly RFC 5802, so it refuses librdkafka
-    /// (confluent-kafka, kcat, …), whose client-final message repeats the client nonce; Java clients
-    /// and kafka-python work.
+    /// Cyrus libsasl2 with Rampart's credential plugin. Strictly RFC 5802, so it refuses older
+    /// librdkafka — Debian 12's 2.0.2, which kcat and distro-linked applications use — whose
+    /// client-final message repeats the client nonce (Kafka accepts that). Java clients, kafka-python
+    /// and confluent-kafka's bundled librdkafka 2.16 work.
     case cyrus
 }
 

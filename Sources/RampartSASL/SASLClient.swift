@@ -58,7 +58,7 @@ public final class SCRAMClient: SASLClientMechanism {
     }
 
     private var state = State.initial
-    /// Sends the client nonce before the combined nonce in client-final, as librdkafka does (tests).
+    /// Sends the client nonce before the combined nonce in client-final, as older librdkafka does (tests).
     var repeatsClientNonce = false
 
     /// `nonce` is for tests; by default 24 random bytes, base64-encoded.

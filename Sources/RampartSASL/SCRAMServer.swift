@@ -5,9 +5,9 @@
 ///   authorization id that must be the user, `n=<saslname>,r=<nonce>` and optional extensions. The
 ///   `tokenauth=true` extension (a Kafka delegation token) is refused: this broker issues none.
 /// - client-final: the channel binding must be the GS2 header sent; the nonce must be the combined
-///   nonce — or, as librdkafka sends it, the client nonce followed by the combined nonce, which Kafka
-///   accepts (it checks `endsWith`) and Cyrus refuses; the proof is checked against StoredKey in
-///   constant time.
+///   nonce — or, as older librdkafka sends it (Debian 12's 2.0.2, kcat's), the client nonce followed
+///   by the combined nonce, which Kafka accepts (it checks `endsWith`) and Cyrus refuses; the proof is
+///   checked against StoredKey in constant time.
 ///
 /// An unknown user gets a decoy credential and fails at the proof, like a wrong password.
 final class SCRAMServer: SASLServerMechanism {

@@ -153,7 +153,7 @@ public enum BrokerConfigKeys {
         .init("rampart.insecure.allow.plain.without.tls", .boolean, default: "false",
               "Allow the PLAIN mechanism on SASL_PLAINTEXT listeners (the password crosses the network in clear). Off by default."),
         .init("rampart.sasl.scram.provider", .choice(["builtin", "cyrus"]), default: "builtin",
-              "What serves SCRAM: builtin (Kafka's rules, every client) or cyrus (Cyrus libsasl2; strict RFC 5802 refuses librdkafka-based clients)."),
+              "What serves SCRAM: builtin (Kafka's rules, every client) or cyrus (Cyrus libsasl2; strict RFC 5802 refuses older librdkafka such as Debian 12's 2.0.2 used by kcat)."),
         .init("rampart.insecure.allow.readable.key.file", .boolean, default: "false",
               "Accept an ssl.keystore.location readable by group or others (refused by default)."),
         .init("rampart.log.format", .choice(["text", "json"]), default: "text", "Log line format."),

@@ -189,7 +189,8 @@ struct SCRAMExchangeTests {
         #expect(failure(fresh.step(response: Array("c=biws".utf8)))?.reason == .unexpectedMessage)
     }
 
-    /// librdkafka repeats its client nonce before the combined nonce in client-final. Kafka accepts it;
+    /// Older librdkafka (Debian 12's 2.0.2) repeats its client nonce before the combined nonce in
+    /// client-final. Kafka accepts it;
     /// so does the built-in server. Cyrus (strict RFC 5802) refuses it — why the built-in is the default.
     @Test(arguments: SCRAMMechanism.allCases)
     func librdkafkasNonceForm(mechanism: SCRAMMechanism) throws {
