@@ -4,7 +4,7 @@ SWIFT_FLAGS ?=
 SHARED ?= ../shared
 PROTOCOL_SCHEMAS ?= $(SHARED)/kafka-protocol/messages
 
-.PHONY: run all deps venv build build-release test unit-test interop interop-full interop-run librdkafka-quick librdkafka-full generate check-generated bench bench-protocol bench-storage fuzz clean
+.PHONY: run all deps venv build certs build-release test unit-test interop interop-full interop-run librdkafka-quick librdkafka-full generate check-generated bench bench-protocol bench-storage bench-tls fuzz clean
 
 all: build
 
@@ -16,6 +16,17 @@ venv: deps
 
 build: deps
 	$(SWIFT) build $(SWIFT_FLAGS)
+
+## A development CA and certificates in certs/ (certs/README.md): `broker` (SANs localhost and
+## 127.0.0.1, server and client use) and clients `admin`, `alice`, `bob`. Re-running keeps what exists.
+CERTS_DIR ?= certs
+certs: build
+	@bin="$$($(SWIFT) build --show-bin-path $(SWIFT_FLAGS))/rampart"; set -e; \
+	"$$bin" cert ca --dir $(CERTS_DIR) --cn "Rampart Development CA" --if-not-exists; \
+	"$$bin" cert issue --dir $(CERTS_DIR) --cn broker --san localhost --san 127.0.0.1 --server --client --if-not-exists; \
+	for user in admin alice bob; do \
+	  "$$bin" cert issue --dir $(CERTS_DIR) --cn $$user --client --if-not-exists; \
+	done
 
 build-release: deps
 	$(SWIFT) build -c release $(SWIFT_FLAGS)
@@ -60,7 +71,13 @@ bench-storage:
 	@scripts/install-deps.sh fio
 	$(SWIFT) run -c release rampart-storage-bench $(BENCH_DIR)
 
-bench: bench-protocol bench-storage
+## TLS cost: produce/consume over SSL next to PLAINTEXT on one release broker (librdkafka load), as
+## broker CPU-seconds per GB. BENCH_TLS_ARGS passes options (e.g. --records 1000000 --rounds 5).
+BENCH_TLS_ARGS ?=
+bench-tls: venv build-release
+	.venv/bin/python scripts/bench_tls.py --broker .build/release/rampart $(BENCH_TLS_ARGS)
+
+bench: bench-protocol bench-storage bench-tls
 
 ## libFuzzer over the request decoder; FUZZ_SECONDS (default 300). See docs/fuzzing.md.
 FUZZ_SECONDS ?= 300

@@ -63,8 +63,9 @@ let package = Package(
         .target(
             name: "KafkaClient",
             dependencies: [
-                "KafkaProtocol", "RampartProperties",
+                "KafkaProtocol", "RampartProperties", "RampartTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -73,7 +74,7 @@ let package = Package(
         .target(
             name: "RampartCLI",
             dependencies: [
-                "RampartServer", "RampartBroker", "KafkaProtocol", "KafkaClient", "RampartSASL", "RampartMetadata",
+                "RampartServer", "RampartBroker", "KafkaProtocol", "KafkaClient", "RampartTLS", "RampartSASL", "RampartMetadata",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -160,7 +161,7 @@ let package = Package(
         .testTarget(
             name: "KafkaClientTests",
             dependencies: [
-                "KafkaClient", "KafkaProtocol", "RampartServer",
+                "KafkaClient", "KafkaProtocol", "RampartServer", "RampartTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],

@@ -1,6 +1,8 @@
 import KafkaProtocol
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import RampartTLS
 
 /// The versions of each API this client implements. A request uses min(client max, broker max) and
 /// fails with `unsupportedVersion` when the ranges do not overlap.
@@ -54,12 +56,15 @@ public final class BrokerConnection: Sendable {
     public let nodeId: Int32
     /// The broker's version range per API (from ApiVersions).
     public let brokerVersions: [KafkaApiKey: ClosedRange<Int16>]
+    /// What the TLS handshake negotiated, or nil for a PLAINTEXT connection.
+    public let tlsSession: TLSHandshakeResult?
     private let channel: Channel
     private let clientId: String
     private let requestTimeout: TimeAmount
 
     init(address: BrokerAddress, nodeId: Int32, channel: Channel, clientId: String, requestTimeout: TimeAmount,
-         brokerVersions: [KafkaApiKey: ClosedRange<Int16>]) {
+         brokerVersions: [KafkaApiKey: ClosedRange<Int16>], tlsSession: TLSHandshakeResult?) {
+        self.tlsSession = tlsSession
         self.address = address
         self.nodeId = nodeId
         self.channel = channel
@@ -72,34 +77,71 @@ public final class BrokerConnection: Sendable {
     public var isActive: Bool { channel.isActive }
 
     /// Opens a connection and negotiates API versions.
+    ///
+    /// With `security.protocol=SSL` the connection runs through a `TLSHandler` below the Kafka framing,
+    /// using `tlsContext` (the client's shared context; built from `config` when nil) and verifying the
+    /// broker's certificate against `address.host` unless `config.tls.verifyHostname` is off. The
+    /// handshake completes before any request is sent; its failure (certificate not trusted, host name
+    /// mismatch, no answer within `connectTimeoutMs`) is a `connection` error naming the broker and the
+    /// TLS reason, as is a broker's refusal of the client certificate (which TLS 1.3 sends after the
+    /// client's side of the handshake is done, so it surfaces while versions are negotiated).
     public static func connect(
-        to address: BrokerAddress, nodeId: Int32 = -1, config: ClientConfig,
+        to address: BrokerAddress, nodeId: Int32 = -1, config: ClientConfig, tlsContext: TLSContext? = nil,
         group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> BrokerConnection {
         let peer = nodeId >= 0 ? "broker \(nodeId) at \(address)" : "\(address)"
         let maxFrame = config.maxResponseSize
-        let bootstrap = ClientBootstrap(group: group)
+        let tls: TLSContext?
+        switch config.securityProtocol {
+        case .plaintext: tls = nil
+        case .ssl: tls = try tlsContext ?? config.makeTLSContext()
+        case .saslPlaintext, .saslSSL: throw KafkaClientError.configuration(ClientConfig.unsupported(config.securityProtocol))
+        }
+        let serverHostname = config.tls.verifyHostname ? address.host : nil
+        // One loop for the channel and the handshake promise, so the observer completes it on its own loop.
+        let loop = group.next()
+        let handshake = tls.map { _ in loop.makePromise(of: TLSHandshakeResult.self) }
+        let tlsFailure = NIOLockedValueBox<TLSError?>(nil)
+        let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(.milliseconds(Int64(config.connectTimeoutMs)))
             .channelOption(.socketOption(.so_keepalive), value: 1)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try Self.configurePipeline(channel.pipeline.syncOperations, peer: peer, maxFrameSize: maxFrame)
+                    let pipeline = channel.pipeline.syncOperations
+                    if let tls, let handshake {
+                        try pipeline.addHandler(TLSHandler(context: tls, serverHostname: serverHostname))
+                        try pipeline.addHandler(TLSSessionObserver(handshake: handshake, failure: tlsFailure))
+                    }
+                    try Self.configurePipeline(pipeline, peer: peer, maxFrameSize: maxFrame)
                 }
             }
         let channel: Channel
         do {
             channel = try await bootstrap.connect(host: address.host, port: address.port).get()
         } catch {
+            handshake?.fail(error)
             throw KafkaClientError.connection("cannot connect to \(peer): \(error)")
+        }
+        var session: TLSHandshakeResult?
+        if let handshake {
+            do {
+                session = try await handshake.futureResult.get()
+            } catch {
+                try? await channel.close()
+                throw KafkaClientError.connection("cannot connect to \(peer) over TLS: \(error)")
+            }
         }
         let timeout = TimeAmount.milliseconds(Int64(config.requestTimeoutMs))
         do {
             let versions = try await negotiateVersions(channel: channel, clientId: config.clientId, timeout: timeout, peer: peer)
             return BrokerConnection(address: address, nodeId: nodeId, channel: channel, clientId: config.clientId,
-                                    requestTimeout: timeout, brokerVersions: versions)
+                                    requestTimeout: timeout, brokerVersions: versions, tlsSession: session)
         } catch {
             try? await channel.close()
+            if let failure = tlsFailure.withLockedValue({ $0 }) {
+                throw KafkaClientError.connection("cannot connect to \(peer) over TLS: the session failed after the handshake: \(failure)")
+            }
             throw error
         }
     }
@@ -122,7 +164,7 @@ public final class BrokerConnection: Sendable {
         for _ in 0..<2 {
             let request = ApiVersionsRequest(clientSoftwareName: "rampart-client", clientSoftwareVersion: "0.1.0")
             let frame = try await roundTrip(request, version: version, channel: channel, clientId: clientId,
-                                            timeout: timeout, expectsResponse: true)
+                                            timeout: timeout, expectsResponse: true, peer: peer)
             // The error code is the body's first field at every version; header v0 is 4 bytes.
             guard let rawError = frame.getInteger(at: frame.readerIndex + 4, endianness: .big, as: Int16.self) else {
                 throw KafkaClientError.malformedResponse("\(peer): ApiVersions response is truncated")
@@ -184,7 +226,7 @@ public final class BrokerConnection: Sendable {
         let apiKey = Request.apiKey
         let useVersion = try version ?? self.version(for: apiKey)
         let frame = try await Self.roundTrip(request, version: useVersion, channel: channel, clientId: clientId,
-                                             timeout: timeout ?? requestTimeout, expectsResponse: true)
+                                             timeout: timeout ?? requestTimeout, expectsResponse: true, peer: peerName)
         do {
             return try Request.Response.decodeResponse(from: frame, version: useVersion).body
         } catch {
@@ -196,12 +238,12 @@ public final class BrokerConnection: Sendable {
     public func sendWithoutResponse<Request: KafkaRequestMessage>(_ request: Request, version: Int16? = nil) async throws {
         let useVersion = try version ?? self.version(for: Request.apiKey)
         _ = try await Self.roundTrip(request, version: useVersion, channel: channel, clientId: clientId,
-                                     timeout: requestTimeout, expectsResponse: false)
+                                     timeout: requestTimeout, expectsResponse: false, peer: peerName)
     }
 
     private static func roundTrip<Request: KafkaRequestMessage>(
         _ request: Request, version: Int16, channel: Channel, clientId: String, timeout: TimeAmount,
-        expectsResponse: Bool
+        expectsResponse: Bool, peer: String
     ) async throws -> ByteBuffer {
         var buffer = channel.allocator.buffer(capacity: 256)
         do {
@@ -212,7 +254,12 @@ public final class BrokerConnection: Sendable {
         let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
         let outbound = OutboundKafkaRequest(frame: buffer, apiKey: Request.apiKey, expectsResponse: expectsResponse,
                                             timeout: timeout, promise: promise)
-        channel.writeAndFlush(outbound, promise: nil)
+        // Normally the handler completes `promise`; once the channel is closed and its pipeline torn down,
+        // the write fails before reaching it and this is what ends the wait.
+        channel.writeAndFlush(outbound).whenFailure { error in
+            promise.fail(error as? KafkaClientError
+                ?? KafkaClientError.closed("\(peer): cannot send \(Request.apiKey.name): \(error)"))
+        }
         return try await promise.futureResult.get()
     }
 

@@ -17,8 +17,10 @@ public struct ClientConfig: Sendable, Equatable {
     public var requestTimeoutMs: Int
     /// How long to wait for a TCP connection (`socket.connection.setup.timeout.ms`).
     public var connectTimeoutMs: Int
-    /// The security protocol; only PLAINTEXT is implemented so far.
+    /// The security protocol: PLAINTEXT or SSL (the SASL protocols are not implemented yet).
     public var securityProtocol: SecurityProtocol
+    /// TLS settings, used when `securityProtocol` is SSL.
+    public var tls: ClientTLSConfig
     /// Retries of retriable errors (`retries`), e.g. a leader that is not available yet.
     public var retries: Int
     /// Pause between retries (`retry.backoff.ms`).
@@ -35,6 +37,7 @@ public struct ClientConfig: Sendable, Equatable {
         requestTimeoutMs: Int = 30_000,
         connectTimeoutMs: Int = 10_000,
         securityProtocol: SecurityProtocol = .plaintext,
+        tls: ClientTLSConfig = ClientTLSConfig(),
         retries: Int = 5,
         retryBackoffMs: Int = 100,
         maxResponseSize: Int = 104_857_600,
@@ -45,16 +48,17 @@ public struct ClientConfig: Sendable, Equatable {
         self.requestTimeoutMs = requestTimeoutMs
         self.connectTimeoutMs = connectTimeoutMs
         self.securityProtocol = securityProtocol
+        self.tls = tls
         self.retries = retries
         self.retryBackoffMs = retryBackoffMs
         self.maxResponseSize = maxResponseSize
         self.properties = properties
     }
 
-    /// Client properties this client knows: connection keys it uses now, plus the producer, consumer,
-    /// TLS and SASL keys Kafka's tools accept in `--command-config` (read by the tools or reserved for
-    /// when TLS and SASL arrive). Any other key is an error naming it.
-    public static let knownKeys: Set<String> = [
+    /// Client properties this client knows: connection and TLS keys it uses, plus the producer, consumer
+    /// and SASL keys Kafka's tools accept in `--command-config` (read by the tools or reserved for when
+    /// SASL arrives). Any other key is an error naming it.
+    public static let knownKeys: Set<String> = Set<String>([
         "bootstrap.servers", "client.id", "request.timeout.ms", "socket.connection.setup.timeout.ms",
         "socket.connection.setup.timeout.max.ms", "security.protocol", "retries", "retry.backoff.ms",
         "retry.backoff.max.ms", "connections.max.idle.ms", "metadata.max.age.ms", "default.api.timeout.ms",
@@ -70,17 +74,14 @@ public struct ClientConfig: Sendable, Equatable {
         "fetch.min.bytes", "fetch.max.bytes", "fetch.max.wait.ms", "max.partition.fetch.bytes",
         "isolation.level", "client.rack", "partition.assignment.strategy", "exclude.internal.topics",
         "allow.auto.create.topics",
-        // TLS and SASL (accepted in files; the protocols themselves are not implemented yet)
-        "ssl.truststore.location", "ssl.truststore.password", "ssl.truststore.type", "ssl.keystore.location",
-        "ssl.keystore.password", "ssl.keystore.type", "ssl.key.password", "ssl.endpoint.identification.algorithm",
-        "ssl.ca.location", "ssl.certificate.location", "ssl.key.location", "ssl.protocol", "ssl.enabled.protocols",
-        "ssl.truststore.certificates", "ssl.keystore.certificate.chain", "ssl.keystore.key",
+        // SASL (accepted in files; the protocols themselves are not implemented yet)
         "sasl.mechanism", "sasl.jaas.config", "sasl.username", "sasl.password", "sasl.kerberos.service.name",
-    ]
+    ]).union(ClientTLSConfig.propertyKeys)
 
     /// Builds a configuration from client properties (Kafka's names), on top of `base`.
     ///
-    /// Unknown keys, bad numbers and security protocols other than PLAINTEXT are errors naming the key.
+    /// Unknown keys, bad numbers, bad `ssl.*` settings and the SASL security protocols (not implemented
+    /// yet) are errors naming the key. The `ssl.*` keys are read whatever the protocol (as `tls`).
     public init(properties: [String: String], base: ClientConfig = ClientConfig()) throws {
         self = base
         for key in properties.keys.sorted() where !Self.knownKeys.contains(key) {
@@ -92,12 +93,12 @@ public struct ClientConfig: Sendable, Equatable {
                 throw KafkaClientError.configuration(
                     "security.protocol: '\(value)' is not one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL")
             }
-            guard parsed == .plaintext else {
-                throw KafkaClientError.configuration(
-                    "security.protocol: \(parsed.rawValue) is not supported yet by the rampart client (only PLAINTEXT)")
+            guard parsed == .plaintext || parsed == .ssl else {
+                throw KafkaClientError.configuration(Self.unsupported(parsed))
             }
             securityProtocol = parsed
         }
+        try tls.apply(properties)
         if let servers = properties["bootstrap.servers"] {
             bootstrapServers = try BrokerAddress.parseList(servers, key: "bootstrap.servers")
         }

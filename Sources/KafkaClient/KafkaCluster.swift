@@ -1,6 +1,7 @@
 import KafkaProtocol
 import NIOCore
 import NIOPosix
+import RampartTLS
 
 /// A topic partition, as the client names one.
 public struct KafkaTopicPartition: Hashable, Sendable, Comparable, CustomStringConvertible {
@@ -56,7 +57,9 @@ public struct ClusterSnapshot: Sendable {
 }
 
 /// The client's view of a cluster: bootstrap servers, then one connection per broker learned from
-/// Metadata. Connections are opened lazily and replaced when they close.
+/// Metadata. Connections are opened lazily and replaced when they close. With `security.protocol=SSL`
+/// they all share one `TLSContext`, built on the first connection, and each verifies the broker's
+/// certificate against the host it connects to (a bootstrap host or a host advertised in Metadata).
 public actor KafkaCluster {
     /// The settings in force.
     nonisolated public let config: ClientConfig
@@ -66,6 +69,7 @@ public actor KafkaCluster {
     private var snapshot: ClusterSnapshot?
     private var coordinators: [String: Int32] = [:]
     private var closed = false
+    private var tlsContext: TLSContext?
 
     public init(config: ClientConfig, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.config = config
@@ -86,10 +90,11 @@ public actor KafkaCluster {
             if let connection = try? await task.value, connection.isActive { return connection }
         }
         if let bootstrapConnection, bootstrapConnection.isActive { return bootstrapConnection }
+        let tls = try sharedTLSContext()
         var failures: [String] = []
         for address in config.bootstrapServers {
             do {
-                let connection = try await BrokerConnection.connect(to: address, config: config, group: group)
+                let connection = try await BrokerConnection.connect(to: address, config: config, tlsContext: tls, group: group)
                 bootstrapConnection = connection
                 return connection
             } catch {
@@ -114,7 +119,10 @@ public actor KafkaCluster {
         }
         let config = self.config
         let group = self.group
-        let task = Task { try await BrokerConnection.connect(to: broker.address, nodeId: nodeId, config: config, group: group) }
+        let tls = try sharedTLSContext()
+        let task = Task {
+            try await BrokerConnection.connect(to: broker.address, nodeId: nodeId, config: config, tlsContext: tls, group: group)
+        }
         connections[nodeId] = task
         do {
             return try await task.value
@@ -249,6 +257,14 @@ public actor KafkaCluster {
         connections.removeAll()
         await bootstrapConnection?.close()
         bootstrapConnection = nil
+    }
+
+    /// The context every connection of this client uses (nil for PLAINTEXT), built once; a failure
+    /// (a missing file) is not remembered, so a later attempt reads the files again.
+    private func sharedTLSContext() throws -> TLSContext? {
+        if let tlsContext { return tlsContext }
+        tlsContext = try config.makeTLSContext()
+        return tlsContext
     }
 
     private func checkOpen() throws {

@@ -7,7 +7,8 @@ import RampartServer
 import Glibc
 #endif
 
-/// `rampart serve --config server.properties`: runs a broker until SIGTERM or SIGINT.
+/// `rampart serve --config server.properties`: runs a broker until SIGTERM or SIGINT; SIGHUP reloads
+/// the TLS keystores, truststores and CRLs.
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
@@ -36,10 +37,29 @@ struct ServeCommand: AsyncParsableCommand {
             await server.shutdown(timeout: .seconds(1))
             throw ExitCode(1)
         }
+        let reload = SignalHandler(signal: SIGHUP) {
+            logger.info("received SIGHUP: reloading TLS files")
+            server.reloadTLS(force: true)
+        }
         let signal = await stop.wait()
+        reload.cancel()
         logger.info("received signal \(signal)")
         await server.shutdown()
     }
+}
+
+/// Runs `action` on a Dispatch queue (off the event loops) each time `signal` arrives.
+final class SignalHandler: @unchecked Sendable {  // the source is set once in init
+    private let source: DispatchSourceSignal
+
+    init(signal number: Int32, action: @escaping @Sendable () -> Void) {
+        signal(number, SIG_IGN)
+        source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+        source.setEventHandler(handler: action)
+        source.resume()
+    }
+
+    func cancel() { source.cancel() }
 }
 
 /// Waits for one of a set of signals (delivered through Dispatch, not an async-unsafe handler).

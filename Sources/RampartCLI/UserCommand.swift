@@ -59,7 +59,7 @@ struct UserCommand: AsyncParsableCommand {
         }
 
         func credential(for user: String) throws -> SCRAMCredential {
-            let password = try passwordStdin ? PasswordInput.readStandardInput() : PasswordInput.prompt(for: user)
+            let password = try passwordStdin ? UserPasswordInput.readStandardInput() : UserPasswordInput.prompt(for: user)
             return try SCRAMCredential.generate(password: password, mechanism: SCRAMMechanism(name: mechanism.uppercased())!,
                                                 iterations: iterations)
         }
@@ -154,8 +154,9 @@ private func report(_ body: () async throws -> Void) async throws {
     }
 }
 
-/// Reading a password without it appearing on screen or in the process's arguments.
-enum PasswordInput {
+/// Reading a SCRAM user's password without it appearing on screen or in the process's arguments (a prompt on
+/// the terminal even when standard input is a pipe; `rampart cert` has its own `PasswordInput` for key passwords).
+enum UserPasswordInput {
     /// The first line of standard input (without its line ending).
     static func readStandardInput() throws -> SASLPassword {
         guard let line = readLine(strippingNewline: true) else {

@@ -87,6 +87,7 @@ public struct BrokerConfig: Sendable {
     static let listenerOverridable: Set<String> = [
         "ssl.keystore.type", "ssl.keystore.location", "ssl.key.password", "ssl.truststore.type",
         "ssl.truststore.location", "ssl.client.auth", "ssl.enabled.protocols", "ssl.cipher.suites",
+        "ssl.principal.mapping.rules", "rampart.ssl.crl.location", "rampart.ssl.handshake.timeout.ms",
         "sasl.enabled.mechanisms",
     ]
 

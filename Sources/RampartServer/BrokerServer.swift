@@ -21,6 +21,7 @@ public final class BrokerServer: @unchecked Sendable {
     private let connections = ConnectionRegistry()
     public private(set) var broker: Broker?
     private var backgroundTasks: [Task<Void, Never>] = []
+    private var listenerTLS: [ListenerTLS] = []
     /// Held while the broker runs, so offline tools do not write under it.
     private var dataDirectoryLocks: [DataDirectoryLock] = []
 
@@ -40,10 +41,13 @@ public final class BrokerServer: @unchecked Sendable {
 
     public func start() async throws {
         let listeners = config.listeners
-        var tlsContexts: [String: TLSContext] = [:]
+        var listenerTLS: [String: ListenerTLS] = [:]
         for listener in listeners where listener.securityProtocol.isEncrypted {
-            tlsContexts[listener.name] = try Self.tlsContext(config, listener: listener.name)
+            let tls = try ListenerTLS(config: config, listener: listener.name)
+            tls.logCertificate(logger, event: "listener \(listener.name)")
+            listenerTLS[listener.name] = tls
         }
+        self.listenerTLS = Array(listenerTLS.values)
         let saslSettings = try Self.saslSettings(config, listeners: listeners)
         let inert = BrokerConfigKeys.notYetEnforced.filter { config.explicit[$0] != nil }.sorted()
         if !inert.isEmpty {
@@ -95,39 +99,21 @@ public final class BrokerServer: @unchecked Sendable {
             let authentication = saslSettings[listener.name].map { settings in
                 SASLAuthentication(settings: settings, credentials: { await broker.scramCredentialSnapshot() })
             }
-            let channel = try await bind(listener, dispatcher: dispatcher, tls: tlsContexts[listener.name], sasl: authentication)
+            let channel = try await bind(listener, dispatcher: dispatcher, tls: listenerTLS[listener.name], sasl: authentication)
             serverChannels.append(channel)
             if let address = channel.localAddress { boundAddresses[listener.name] = address }
             logger.info("listening", metadata: ["listener": "\(listener.name)", "address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
         }
+        if let interval = config.int64("rampart.ssl.reload.interval.ms"), interval > 0, !listenerTLS.isEmpty {
+            backgroundTasks.append(Task { [weak self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(interval))
+                    if Task.isCancelled { break }
+                    self?.reloadTLS(force: false)
+                }
+            })
+        }
         logger.info("Rampart broker started", metadata: ["node.id": "\(settings.nodeID)", "cluster.id": "\(image.clusterID)"])
-    }
-
-    /// The TLS context of an SSL listener from Kafka's `ssl.*` keys (or their `listener.name.<l>.` overrides).
-    /// Problems with the files stop start-up with a message naming the listener, the file and the problem.
-    static func tlsContext(_ config: BrokerConfig, listener: String) throws -> TLSContext {
-        func value(_ key: String) -> String? { config.listenerValue(key, listener: listener) }
-        guard let keystore = value("ssl.keystore.location") else {
-            throw StartupError(description: "listener \(listener): ssl.keystore.location is required (a PEM file with the key and certificate chain)")
-        }
-        // The keystore holds the private key: refuse it when group or others can read it.
-        if let attributes = try? FileManager.default.attributesOfItem(atPath: keystore),
-           let mode = attributes[.posixPermissions] as? Int, mode & 0o077 != 0,
-           !config.bool("rampart.insecure.allow.readable.key.file") {
-            throw StartupError(description: "listener \(listener): ssl.keystore.location \(keystore) holds a private key but has mode \(String(mode & 0o777, radix: 8)); run chmod 600 on it (or set rampart.insecure.allow.readable.key.file=true)")
-        }
-        do {
-            let tls = TLSConfiguration(
-                role: .server, certificateChainPath: keystore, privateKeyPath: keystore,
-                privateKeyPassword: value("ssl.key.password").map { TLSConfiguration.KeyPassword($0) },
-                trustRootsPath: value("ssl.truststore.location"),
-                clientAuthentication: TLSConfiguration.ClientAuthentication(rawValue: value("ssl.client.auth") ?? "none") ?? .none,
-                enabledProtocols: try TLSConfiguration.parseProtocols(value("ssl.enabled.protocols") ?? "TLSv1.3,TLSv1.2"),
-                cipherSuites: TLSConfiguration.parseCipherSuites(value("ssl.cipher.suites") ?? ""))
-            return try TLSContext(configuration: tls)
-        } catch {
-            throw StartupError(description: "listener \(listener): \(error)")
-        }
     }
 
     /// What a SASL listener's connections need to authenticate.
@@ -136,7 +122,7 @@ public final class BrokerServer: @unchecked Sendable {
         var credentials: @Sendable () async -> SCRAMCredentialLookup
     }
 
-    private func bind(_ listener: ListenerConfig, dispatcher: RequestDispatcher, tls: TLSContext?, sasl: SASLAuthentication?) async throws -> Channel {
+    private func bind(_ listener: ListenerConfig, dispatcher: RequestDispatcher, tls: ListenerTLS?, sasl: SASLAuthentication?) async throws -> Channel {
         let limits = config.socketRequestMaxBytes
         let idleMs = config.connectionsMaxIdleMs
         let maxPerIP = config.maxConnectionsPerIP
@@ -166,9 +152,11 @@ public final class BrokerServer: @unchecked Sendable {
                     let info = ConnectionInfo(listenerName: listener.name, clientHost: host, principal: .anonymous)
                     let sync = channel.pipeline.syncOperations
                     if let tls {
-                        try sync.addHandler(TLSHandler(context: tls))
+                        try sync.addHandler(TLSHandler(context: tls.context))
                         // On SASL_SSL the principal comes from SASL, not from a client certificate.
-                        if sasl == nil { try sync.addHandler(TLSPrincipalHandler()) }
+                        if sasl == nil {
+                            try sync.addHandler(TLSPrincipalHandler(rules: tls.principalRules, listener: listener.name, logger: logger))
+                        }
                     }
                     if idleMs > 0 {
                         try sync.addHandler(IdleStateHandler(allTimeout: .milliseconds(idleMs)))
@@ -190,6 +178,22 @@ public final class BrokerServer: @unchecked Sendable {
             return try await bootstrap.bind(host: listener.host.isEmpty ? "0.0.0.0" : listener.host, port: listener.port).get()
         } catch {
             throw StartupError(description: "listeners: cannot bind \(listener.name) to \(listener.host):\(listener.port): \(error)")
+        }
+    }
+
+    /// Re-reads the TLS files of every SSL listener: when they changed (or always, with `force`, as on
+    /// SIGHUP), validates them and swaps the new context in for new connections. A refused file keeps
+    /// the previous context and is logged as an error. Reads files: call it off the event loops.
+    public func reloadTLS(force: Bool) {
+        for tls in listenerTLS {
+            switch tls.reload(force: force) {
+            case .unchanged:
+                break
+            case .reloaded:
+                tls.logCertificate(logger, event: "listener \(tls.listener): TLS files reloaded")
+            case .failed(let reason):
+                logger.error("listener \(tls.listener): new TLS files refused, the previous certificate stays in use: \(reason)")
+            }
         }
     }
 
@@ -313,21 +317,5 @@ final class ConnectionRegistry: Sendable {
             try? await Task.sleep(for: .milliseconds(20))
         }
         for channel in open { try? await channel.close() }
-    }
-}
-
-/// Turns the TLS handshake's client certificate into the connection's principal, with Kafka's DEFAULT
-/// rule: `User:<subject DN in RFC 2253 form>`; without a certificate, `User:ANONYMOUS`.
-/// (`ssl.principal.mapping.rules` arrive with the rest of issue 5.)
-final class TLSPrincipalHandler: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case .handshakeCompleted(let result) = event as? TLSUserEvent {
-            let principal = result.peerSubject.map { KafkaPrincipal(name: $0) } ?? .anonymous
-            context.fireUserInboundEventTriggered(KafkaConnectionHandler.PeerIdentifiedEvent(principal: principal))
-        }
-        context.fireUserInboundEventTriggered(event)
     }
 }

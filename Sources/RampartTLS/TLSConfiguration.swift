@@ -55,6 +55,10 @@ public struct TLSConfiguration: Sendable {
     /// A PEM file of CA certificates that peer certificates must chain to (`ssl.truststore.location`).
     /// Clients without one use the system's default trust store.
     public var trustRootsPath: String?
+    /// A PEM file of certificate revocation lists (`rampart.ssl.crl.location`): peer certificates they
+    /// revoke are refused. Each CRL must be signed by a CA in the trust store and not be past its
+    /// nextUpdate.
+    public var crlPath: String?
     /// Whether a server asks for client certificates.
     public var clientAuthentication: ClientAuthentication
     /// The protocol versions offered; the range min…max is used. Defaults to TLS 1.2 and 1.3.
@@ -75,6 +79,7 @@ public struct TLSConfiguration: Sendable {
         privateKeyPath: String? = nil,
         privateKeyPassword: KeyPassword? = nil,
         trustRootsPath: String? = nil,
+        crlPath: String? = nil,
         clientAuthentication: ClientAuthentication = .none,
         enabledProtocols: Set<ProtocolVersion> = [.tlsv1_2, .tlsv1_3],
         cipherSuites: [String] = [],
@@ -86,6 +91,7 @@ public struct TLSConfiguration: Sendable {
         self.privateKeyPath = privateKeyPath
         self.privateKeyPassword = privateKeyPassword
         self.trustRootsPath = trustRootsPath
+        self.crlPath = crlPath
         self.clientAuthentication = clientAuthentication
         self.enabledProtocols = enabledProtocols
         self.cipherSuites = cipherSuites

@@ -1,5 +1,6 @@
 internal import COpenSSL
 internal import CRampartOpenSSLShims
+import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -14,10 +15,13 @@ public final class TLSContext: @unchecked Sendable {
     let handle: OpaquePointer
     /// The configuration this context was built from.
     public let configuration: TLSConfiguration
+    /// The own (leaf) certificate, when the configuration has one.
+    public private(set) var certificate: CertificateSummary?
 
     /// Builds a context, loading and checking every file the configuration names. Errors name the
     /// file and the problem (missing, not PEM, wrong password, key not matching the certificate).
-    public init(configuration: TLSConfiguration) throws {
+    /// `now` is the time validity periods are checked against (the current time by default).
+    public init(configuration: TLSConfiguration, now: Date = Date()) throws {
         let method = configuration.role == .server ? TLS_server_method() : TLS_client_method()
         ERR_clear_error()
         guard let handle = SSL_CTX_new(method) else {
@@ -25,14 +29,14 @@ public final class TLSContext: @unchecked Sendable {
         }
         self.handle = handle
         self.configuration = configuration
-        try configure()
+        try configure(now: now)
     }
 
     deinit {
         SSL_CTX_free(handle)
     }
 
-    private func configure() throws {
+    private func configure(now: Date) throws {
         let config = configuration
         guard let minimum = config.enabledProtocols.min(), let maximum = config.enabledProtocols.max() else {
             throw TLSError(kind: .invalidConfiguration, message: "no TLS protocol version is enabled")
@@ -43,7 +47,9 @@ public final class TLSContext: @unchecked Sendable {
             throw TLSError.fromQueue(.internalFailure, "cannot set the TLS protocol range and options")
         }
         try loadCertificateAndKey()
+        try checkOwnCertificate(now: now)
         try loadTrustRoots()
+        try loadRevocationLists(now: now)
         try setCipherSuites(config.cipherSuites)
         SSL_CTX_set_verify(handle, verifyMode, nil)
     }
@@ -85,6 +91,63 @@ public final class TLSContext: @unchecked Sendable {
                 "private key \(keyPath) does not match the certificate in \(chainPath)"
             )
         }
+    }
+
+    /// A server refuses an own certificate that is expired or not valid yet: clients would refuse it
+    /// anyway, and the operator learns it at start-up (or reload) rather than from every client. (A
+    /// client leaves that verdict to the server.)
+    private func checkOwnCertificate(now: Date) throws {
+        guard let leaf = SSL_CTX_get0_certificate(handle), let path = configuration.certificateChainPath else { return }
+        let summary = try CertificateSummary(leaf, file: path)
+        certificate = summary
+        guard configuration.role == .server else { return }
+        if summary.notAfter < now {
+            throw TLSError(kind: .certificateNotValid, message: "certificate \(path) (\(summary.subject)) expired on \(summary.notAfter.iso8601)")
+        }
+        if summary.notBefore > now {
+            throw TLSError(kind: .certificateNotValid, message: "certificate \(path) (\(summary.subject)) is not valid before \(summary.notBefore.iso8601)")
+        }
+    }
+
+    /// Loads every CRL of `crlPath` into the verification store and turns on revocation checks of the
+    /// peer's (leaf) certificate.
+    private func loadRevocationLists(now: Date) throws {
+        guard let path = configuration.crlPath else { return }
+        try Self.checkReadable(path, what: "CRL file")
+        guard configuration.trustRootsPath != nil else {
+            throw TLSError(kind: .invalidConfiguration, message: "CRL file \(path) is set without a trust store to check it against")
+        }
+        ERR_clear_error()
+        guard let bio = BIO_new_file(path, "r") else {
+            throw TLSError.fromQueue(.fileNotReadable, "CRL file \(path): cannot be opened")
+        }
+        defer { BIO_free(bio) }
+        guard let store = SSL_CTX_get_cert_store(handle) else {
+            throw TLSError.fromQueue(.internalFailure, "no certificate store")
+        }
+        var count = 0
+        while let crl = PEM_read_bio_X509_CRL(bio, nil, nil, nil) {
+            defer { X509_CRL_free(crl) }
+            var nextUpdate: Int64 = 0
+            if rampart_x509_crl_next_update(crl, &nextUpdate) == 1,
+               Date(timeIntervalSince1970: TimeInterval(nextUpdate)) < now {
+                // OpenSSL would refuse every client certificate of this CA ("CRL has expired").
+                throw TLSError(kind: .certificateNotValid, message: "CRL file \(path): a CRL is past its nextUpdate (\(Date(timeIntervalSince1970: TimeInterval(nextUpdate)).iso8601)); publish a new one")
+            }
+            guard X509_STORE_add_crl(store, crl) == 1 else {
+                throw TLSError.fromQueue(.invalidFile, "CRL file \(path): cannot add CRL")
+            }
+            count += 1
+        }
+        // The loop ends on "no start line" at the end of the file; anything else is a broken CRL.
+        let errors = TLSError.drainOpenSSLErrors()
+        guard count > 0 else {
+            throw TLSError(kind: .invalidFile, message: "CRL file \(path): no valid PEM CRL", openSSLErrors: errors)
+        }
+        if errors.contains(where: { !$0.contains("no start line") }) {
+            throw TLSError(kind: .invalidFile, message: "CRL file \(path): a CRL cannot be read", openSSLErrors: errors)
+        }
+        X509_STORE_set_flags(store, UInt(X509_V_FLAG_CRL_CHECK))
     }
 
     private static func readPrivateKey(_ path: String, password: TLSConfiguration.KeyPassword?) throws -> OpaquePointer {
@@ -167,4 +230,39 @@ extension TLSConfiguration.ProtocolVersion {
         case .tlsv1_3: TLS1_3_VERSION
         }
     }
+}
+
+/// What an operator needs to know about a certificate: whose it is and how long it is valid.
+public struct CertificateSummary: Sendable, Equatable {
+    /// The subject DN in RFC 2253 form.
+    public var subject: String
+    /// Start of the validity period.
+    public var notBefore: Date
+    /// End of the validity period.
+    public var notAfter: Date
+
+    init(_ cert: OpaquePointer, file: String) throws {
+        var start: Int64 = 0, end: Int64 = 0
+        guard rampart_x509_validity(cert, &start, &end) == 1 else {
+            throw TLSError.fromQueue(.invalidFile, "certificate \(file): cannot read its validity period")
+        }
+        notBefore = Date(timeIntervalSince1970: TimeInterval(start))
+        notAfter = Date(timeIntervalSince1970: TimeInterval(end))
+        if let raw = rampart_x509_subject_rfc2253(cert) {
+            subject = String(cString: raw)
+            free(raw)
+        } else {
+            subject = "?"
+        }
+    }
+
+    /// Whole days from `now` until the certificate expires (negative once expired).
+    public func daysUntilExpiry(now: Date = Date()) -> Int {
+        Int((notAfter.timeIntervalSince(now) / 86_400).rounded(.down))
+    }
+}
+
+extension Date {
+    /// `2026-11-25T22:15:39Z`.
+    var iso8601: String { ISO8601DateFormatter().string(from: self) }
 }

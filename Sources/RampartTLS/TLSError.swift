@@ -6,7 +6,7 @@ public struct TLSError: Error, CustomStringConvertible, Sendable {
     /// The category of a `TLSError`, comparable across instances.
     public struct Kind: Hashable, Sendable, CustomStringConvertible {
         private enum Base: Hashable, Sendable {
-            case invalidConfiguration, fileNotReadable, invalidFile, keyMismatch, handshakeFailed
+            case invalidConfiguration, fileNotReadable, invalidFile, keyMismatch, certificateNotValid, handshakeFailed
             case handshakeTimeout, protocolFailure, internalFailure
         }
 
@@ -21,6 +21,8 @@ public struct TLSError: Error, CustomStringConvertible, Sendable {
         public static let invalidFile = Kind(.invalidFile)
         /// The private key does not belong to the certificate.
         public static let keyMismatch = Kind(.keyMismatch)
+        /// The certificate is expired or not valid yet, or a CRL is past its nextUpdate.
+        public static let certificateNotValid = Kind(.certificateNotValid)
         /// The TLS handshake failed (bad certificate, no shared protocol, not TLS at all…).
         public static let handshakeFailed = Kind(.handshakeFailed)
         /// The peer did not complete the handshake in time.

@@ -189,17 +189,27 @@ public final class TLSHandler: ChannelDuplexHandler {
 
     // MARK: - Data
 
+    /// Decrypts every complete record OpenSSL holds, passing the plaintext on in chunks of up to
+    /// 256 KiB (one `channelRead` per chunk, not per 16 KiB record, so a large request crosses the
+    /// pipeline a few times rather than once per record).
     private func readPlaintext(context: ChannelHandlerContext) {
+        var buffer = context.channel.allocator.buffer(capacity: 16 * 1024)
+        func deliver() {
+            guard buffer.readableBytes > 0 else { return }
+            context.fireChannelRead(wrapInboundOut(buffer))
+            buffer = context.channel.allocator.buffer(capacity: 16 * 1024)
+        }
         while state == .active {
-            var buffer = context.channel.allocator.buffer(capacity: 16 * 1024)
             switch connection.read(into: &buffer) {
             case .complete:
-                context.fireChannelRead(wrapInboundOut(buffer))
+                if buffer.readableBytes >= Self.maximumReadChunk { deliver() }
             case .wantRead:
+                deliver()
                 // Reading can produce output (e.g. a TLS 1.3 KeyUpdate answer).
                 sendOutput(context: context, promise: nil)
                 return
             case .closed:
+                deliver()
                 cancelTimeout()
                 state = .closed
                 failPendingWrites(ChannelError.outputClosed)
@@ -208,11 +218,14 @@ public final class TLSHandler: ChannelDuplexHandler {
                 context.fireUserInboundEventTriggered(TLSUserEvent.closeNotifyReceived)
                 context.close(promise: nil)
             case .failed(let error):
+                deliver()
                 sendOutput(context: context, promise: nil)
                 fail(context: context, error)
             }
         }
     }
+
+    private static let maximumReadChunk = 256 * 1024
 
     private func encryptAndSend(_ writes: [PendingWrite], context: ChannelHandlerContext) {
         guard !writes.isEmpty else { return }

@@ -13,17 +13,21 @@ final class TestBroker: @unchecked Sendable {
     let directory: URL
     let port: Int
 
-    static func start() async throws -> TestBroker {
+    /// A broker with one listener of `securityProtocol` on 127.0.0.1; `extra` adds or overrides
+    /// server properties (`ssl.*` for an SSL listener; `{port}` in a value is the listener's port).
+    static func start(securityProtocol: String = "PLAINTEXT", extra: [String: String] = [:]) async throws -> TestBroker {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rampart-client-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let port = try await freePort()
-        let config = try BrokerConfig(properties: [
-            "listeners": "PLAINTEXT://127.0.0.1:\(port)",
-            "rampart.insecure.allow.plaintext": "true",
+        var properties = [
+            "listeners": "\(securityProtocol)://127.0.0.1:\(port)",
             "log.dirs": directory.path,
             "group.initial.rebalance.delay.ms": "0",
             "num.partitions": "3",
-        ])
+        ]
+        if securityProtocol == "PLAINTEXT" { properties["rampart.insecure.allow.plaintext"] = "true" }
+        for (key, value) in extra { properties[key] = value.replacingOccurrences(of: "{port}", with: "\(port)") }
+        let config = try BrokerConfig(properties: properties)
         var logger = Logger(label: "e2e-broker")
         logger.logLevel = .warning
         let server = BrokerServer(config: config, logger: logger, eventLoopThreads: 2)

@@ -8,6 +8,7 @@
 struct ssl_ctx_st;
 struct ssl_st;
 struct x509_st;
+struct X509_crl_st;
 
 /// Restricts the context to protocol versions [min_version, max_version] (TLS1_2_VERSION…). 1 on success.
 int rampart_ssl_ctx_set_protocol_range(struct ssl_ctx_st *ctx, int min_version, int max_version);
@@ -26,5 +27,13 @@ int rampart_ssl_set_expected_host(struct ssl_st *ssl, const char *name);
 
 /// The subject DN of `cert` in RFC 2253 form, malloc'ed (release with free()); NULL on failure.
 char *rampart_x509_subject_rfc2253(struct x509_st *cert);
+
+/// The certificate's notBefore and notAfter as seconds since the epoch (UTC). 1 on success.
+int rampart_x509_validity(struct x509_st *cert, long long *not_before, long long *not_after);
+
+/// The CRL's nextUpdate as seconds since the epoch; 0 when it has none or it cannot be read.
+int rampart_x509_crl_next_update(struct X509_crl_st *crl, long long *next_update);
+
+#include "CRampartCertificateShims.h"
 
 #endif

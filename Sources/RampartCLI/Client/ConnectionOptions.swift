@@ -9,7 +9,7 @@ struct ConnectionOptions: ParsableArguments {
     var bootstrapServer: String = "127.0.0.1:9092"
 
     @Option(name: .customLong("command-config"),
-            help: "A client properties file (security.protocol, client.id, request.timeout.ms, …).")
+            help: "A client properties file (security.protocol, ssl.ca.location, ssl.certificate.location, ssl.key.location, client.id, …).")
     var commandConfig: String?
 
     /// The properties of `--command-config` (empty without it).

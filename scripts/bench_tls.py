@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""TLS cost benchmark: produce and consume throughput over SSL next to PLAINTEXT on one broker, in the
+same run, reported as broker CPU-seconds per GB (from /proc/<pid>/stat) and MB/s.
+
+The load comes from librdkafka (the confluent-kafka wheel): producing and fetching happen in its C
+threads. The broker is pinned to CPU 0 and this driver (with librdkafka's threads) to CPU 1 when the
+machine has two or more CPUs. Rounds alternate PLAINTEXT/SSL/PLAINTEXT/SSL…; medians are reported.
+
+Usage: scripts/bench_tls.py [--broker .build/release/rampart] [--records 500000] [--record-size 1024]
+       [--rounds 3]
+"""
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_certificates(d: Path):
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=bench-ca", cwd=d)
+    openssl("req", *ec, "-keyout", "broker.key", "-out", "broker.csr", "-subj", "/CN=localhost", cwd=d)
+    (d / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "broker.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "broker.crt", "-days", "2", "-extfile", "san.ext", cwd=d)
+    keystore = d / "broker-keystore.pem"
+    fd = os.open(keystore, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write((d / "broker.key").read_text() + (d / "broker.crt").read_text())
+    return keystore
+
+
+def cpu_seconds(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def peak_rss_mib(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def pin(cpu):
+    if hasattr(os, "sched_setaffinity") and os.cpu_count() and os.cpu_count() >= 2:
+        os.sched_setaffinity(0, {cpu})
+
+
+def wait_ready(port, process, log, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"broker exited with {process.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"broker did not listen on {port}")
+
+
+def produce(config, topic, records, value):
+    producer = Producer({**config, "acks": "1", "linger.ms": 5, "batch.size": 1_000_000,
+                         "queue.buffering.max.messages": 1_000_000, "compression.type": "none"})
+    for _ in range(records):
+        while True:
+            try:
+                producer.produce(topic, value=value)
+                break
+            except BufferError:
+                producer.poll(0.01)
+    remaining = producer.flush(120)
+    if remaining:
+        raise RuntimeError(f"{remaining} records not delivered")
+
+
+def consume(config, topic, partitions, records):
+    consumer = Consumer({**config, "group.id": f"bench-{topic}", "enable.auto.commit": False,
+                         "fetch.max.bytes": 52_428_800, "max.partition.fetch.bytes": 10_485_760,
+                         "fetch.wait.max.ms": 10})
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+    got = 0
+    deadline = time.monotonic() + 300
+    while got < records and time.monotonic() < deadline:
+        for message in consumer.consume(num_messages=10_000, timeout=1.0):
+            if not message.error():
+                got += 1
+    consumer.close()
+    if got < records:
+        raise RuntimeError(f"consumed {got} of {records}")
+
+
+def measure(pid, action):
+    cpu_before, start = cpu_seconds(pid), time.monotonic()
+    action()
+    return time.monotonic() - start, cpu_seconds(pid) - cpu_before
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--broker", default=".build/release/rampart")
+    parser.add_argument("--records", type=int, default=500_000)
+    parser.add_argument("--record-size", type=int, default=1024)
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="rampart-bench-tls-"))
+    broker = None
+    try:
+        keystore = make_certificates(work)
+        plain_port, ssl_port = free_port(), free_port()
+        (work / "server.properties").write_text("\n".join([
+            f"listeners=PLAINTEXT://127.0.0.1:{plain_port},SSL://127.0.0.1:{ssl_port}",
+            "rampart.insecure.allow.plaintext=true",
+            f"log.dirs={work / 'data'}",
+            f"ssl.keystore.location={keystore}",
+            "rampart.log.level=warning",
+            "auto.create.topics.enable=false",
+        ]) + "\n")
+        command = [args.broker, "serve", "--config", str(work / "server.properties")]
+        if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
+            command = ["taskset", "-c", "0"] + command
+        broker = subprocess.Popen(command, stdout=open(work / "broker.log", "wb"), stderr=subprocess.STDOUT)
+        wait_ready(plain_port, broker, work / "broker.log")
+        wait_ready(ssl_port, broker, work / "broker.log")
+        pin(1)
+        configs = {
+            "PLAINTEXT": {"bootstrap.servers": f"127.0.0.1:{plain_port}"},
+            "SSL": {"bootstrap.servers": f"127.0.0.1:{ssl_port}", "security.protocol": "SSL",
+                    "ssl.ca.location": str(work / "ca.pem"), "ssl.endpoint.identification.algorithm": "https"},
+        }
+        admin = AdminClient(configs["PLAINTEXT"])
+        value = os.urandom(args.record_size)
+        gigabytes = args.records * args.record_size / 1e9
+        results = {(name, phase): [] for name in configs for phase in ("produce", "consume")}
+        print(f"# {args.records} records × {args.record_size} B, {args.partitions} partitions, acks=1, "
+              f"{args.rounds} rounds; load average {os.getloadavg()[0]:.2f}", flush=True)
+        for round_number in range(args.rounds):
+            for name, config in configs.items():
+                topic = f"bench-{name.lower()}-{round_number}"
+                admin.create_topics([NewTopic(topic, args.partitions, 1)])[topic].result(30)
+                seconds, cpu = measure(broker.pid, lambda: produce(config, topic, args.records, value))
+                results[(name, "produce")].append((gigabytes * 1000 / seconds, cpu / gigabytes))
+                print(f"round {round_number + 1} {name:9} produce {gigabytes * 1000 / seconds:8.1f} MB/s "
+                      f"{cpu / gigabytes:6.2f} broker CPU-s/GB", flush=True)
+                seconds, cpu = measure(broker.pid, lambda: consume(config, topic, args.partitions, args.records))
+                results[(name, "consume")].append((gigabytes * 1000 / seconds, cpu / gigabytes))
+                print(f"round {round_number + 1} {name:9} consume {gigabytes * 1000 / seconds:8.1f} MB/s "
+                      f"{cpu / gigabytes:6.2f} broker CPU-s/GB", flush=True)
+                admin.delete_topics([topic])[topic].result(30)
+        print()
+        print("| phase | listener | MB/s (median) | broker CPU-s/GB (median) | CPU ratio SSL/PLAINTEXT |")
+        print("|---|---|---|---|---|")
+        for phase in ("produce", "consume"):
+            base = statistics.median(c for _, c in results[("PLAINTEXT", phase)])
+            for name in configs:
+                rate = statistics.median(r for r, _ in results[(name, phase)])
+                cpu = statistics.median(c for _, c in results[(name, phase)])
+                ratio = f"{cpu / base:.2f}×" if name == "SSL" else ""
+                print(f"| {phase} | {name} | {rate:.0f} | {cpu:.2f} | {ratio} |")
+        print(f"\nbroker peak RSS {peak_rss_mib(broker.pid):.0f} MiB; load average {os.getloadavg()[0]:.2f}")
+    finally:
+        if broker is not None:
+            broker.terminate()
+            try:
+                broker.wait(30)
+            except subprocess.TimeoutExpired:
+                broker.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
