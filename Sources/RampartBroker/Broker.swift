@@ -33,6 +33,13 @@ public struct BrokerSettings: Sendable {
     /// Every broker config key with its value as DescribeConfigs reports it (from `server.properties`,
     /// else the default). Sensitive values are never stored here.
     public var brokerConfigs: [BrokerConfigEntry] = []
+    /// `super.users`: today they alone may manage SCRAM users online (Kafka's rule for ALTER/DESCRIBE on
+    /// the cluster when no ACL grants it); the authorizer will extend this to every operation.
+    public var superUsers: Set<KafkaPrincipal> = []
+    /// Listeners whose traffic is encrypted (SSL, SASL_SSL): SCRAM credentials may be changed only there.
+    public var encryptedListeners: Set<String> = []
+    /// `rampart.insecure.allow.credential.changes.without.tls`.
+    public var allowCredentialChangesWithoutTLS = false
 
     public init(nodeID: Int32, advertisedListeners: [AdvertisedListener]) {
         self.nodeID = nodeID

@@ -31,6 +31,8 @@ public enum BrokerAPIs {
         registry.register(DeleteGroupsHandler(broker: broker))
         registry.register(IncrementalAlterConfigsHandler(broker: broker))
         registry.register(OffsetDeleteHandler(broker: broker))
+        registry.register(DescribeUserScramCredentialsHandler(broker: broker))
+        registry.register(AlterUserScramCredentialsHandler(broker: broker))
         registry.register(DescribeClusterHandler(broker: broker))
         // ApiVersions lists everything registered, itself included.
         var withSelf = registry

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KafkaClient
 import RampartSASL
 import RampartServer
 
@@ -7,35 +8,110 @@ import RampartServer
 import Glibc
 #endif
 
-/// `rampart user`: SCRAM users. For now offline only (`--config server.properties` of a stopped
-/// broker), the way `kafka-storage format --add-scram` creates the first users; online management over
-/// AlterUserScramCredentials comes later. Passwords come from a no-echo prompt or, with
-/// `--password-stdin`, the first line of standard input — never from an argument.
+/// `rampart user`: SCRAM users, like `kafka-configs --entity-type users --alter --add-config SCRAM-…`.
+/// Offline (`--config server.properties` of a stopped broker), the way `kafka-storage format
+/// --add-scram` creates the first users; or online (`--bootstrap-server`, with `--command-config` for
+/// TLS) through AlterUserScramCredentials/DescribeUserScramCredentials, which the broker allows to
+/// `super.users` over TLS. Passwords come from a no-echo prompt or, with `--password-stdin`, the first
+/// line of standard input — never from an argument; online, only the salt and SaltedPassword are sent.
 struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "user",
-        abstract: "Manage SCRAM users (offline, in a stopped broker's data directory).",
+        abstract: "Manage SCRAM users: offline in a stopped broker's data directory, or online over the admin API.",
         subcommands: [Add.self, Update.self, Delete.self, List.self, Describe.self]
     )
 
-    /// Where the users are: the broker's `server.properties` (its `log.dirs`).
+    /// Where the users are: a stopped broker's `server.properties`, or a running cluster.
     struct StoreOptions: ParsableArguments {
-        @Option(help: "The broker's server.properties; users go into the metadata store in its log.dirs (the broker must be stopped).")
+        @Option(help: "Offline: the broker's server.properties; users go into the metadata store in its log.dirs (the broker must be stopped).")
         var config: String?
 
-        @Option(name: .customLong("bootstrap-server"), help: "Not available yet: online user management arrives with AlterUserScramCredentials.")
+        @Option(name: .customLong("bootstrap-server"), help: "Online: brokers to connect to (the principal must be in super.users; TLS listener).")
         var bootstrapServer: String?
 
+        @Option(name: .customLong("command-config"), help: "Online: client properties (security.protocol=SSL, ssl.*).")
+        var commandConfig: String?
+
         func validate() throws {
-            if bootstrapServer != nil {
-                throw ValidationError("online user management (--bootstrap-server) is not available yet; stop the broker and use --config server.properties")
+            guard (config == nil) != (bootstrapServer == nil) else {
+                throw ValidationError("give either --config server.properties (offline) or --bootstrap-server (online)")
             }
-            if config == nil { throw ValidationError("--config server.properties is required") }
+            if config != nil && commandConfig != nil { throw ValidationError("--command-config goes with --bootstrap-server") }
         }
 
-        /// Loads the broker configuration and locks its data directory (refused while the broker runs).
-        func open() throws -> OfflineUsers {
-            try OfflineUsers(config: BrokerConfig.load(path: config!))
+        /// Runs `body` against the store: the locked data directory, or a cluster (closed afterwards).
+        func with(_ body: (UserStore) async throws -> Void) async throws {
+            try await report {
+                if let config {
+                    try await body(.offline(OfflineUsers(config: BrokerConfig.load(path: config))))
+                    return
+                }
+                var arguments = ["--bootstrap-server", bootstrapServer!]
+                if let commandConfig { arguments += ["--command-config", commandConfig] }
+                let cluster = KafkaCluster(config: try ConnectionOptions.parse(arguments).clientConfig())
+                do {
+                    try await body(.online(KafkaAdmin(cluster: cluster)))
+                } catch {
+                    await cluster.close()
+                    throw error
+                }
+                await cluster.close()
+            }
+        }
+    }
+
+    /// The users of a stopped broker's data directory, or of a running cluster.
+    enum UserStore {
+        case offline(OfflineUsers)
+        case online(KafkaAdmin)
+
+        func list(_ users: [String]? = nil) async throws -> [(user: String, credentials: [(mechanism: String, iterations: Int)])] {
+            switch self {
+            case .offline(let store):
+                let all = await store.list()
+                guard let users else { return all }
+                return try users.map { name in
+                    guard let entry = all.first(where: { $0.user == name }) else { throw OfflineUsersError("no user '\(name)'") }
+                    return entry
+                }
+            case .online(let admin):
+                let described = try await admin.describeUserScramCredentials(users)
+                return described.keys.sorted().map { user in
+                    (user, described[user]!.sorted { $0.mechanism < $1.mechanism }.map { ($0.mechanism, Int($0.iterations)) })
+                }
+            }
+        }
+
+        func set(user: String, credential options: CredentialOptions, replace: Bool) async throws {
+            switch self {
+            case .offline(let store):
+                try await store.setCredential(user: user, credential: options.credential(for: user), replace: replace)
+            case .online(let admin):
+                let mechanism = options.scramMechanism
+                let existing = try await admin.describeUserScramCredentials().first { $0.key == user }?.value ?? []
+                let exists = existing.contains { $0.mechanism == mechanism.name }
+                if exists && !replace { throw OfflineUsersError("user '\(user)' already has a \(mechanism.name) credential (use `rampart user update`)") }
+                if !exists && replace { throw OfflineUsersError("user '\(user)' has no \(mechanism.name) credential (use `rampart user add`)") }
+                let password = try options.readPassword(for: user)
+                var generator = SystemRandomNumberGenerator()
+                let salt = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                let salted = SCRAMCredential.saltedPassword(password, salt: salt, iterations: options.iterations, mechanism: mechanism)
+                try await admin.upsertUserScramCredential(user: user, mechanism: mechanism.name, iterations: Int32(options.iterations),
+                                                          salt: salt, saltedPassword: salted)
+            }
+        }
+
+        func delete(user: String, mechanism: SCRAMMechanism?) async throws {
+            switch self {
+            case .offline(let store):
+                try await store.deleteCredentials(user: user, mechanism: mechanism)
+            case .online(let admin):
+                var mechanisms = mechanism.map { [$0.name] } ?? []
+                if mechanism == nil {
+                    mechanisms = try await admin.describeUserScramCredentials([user])[user, default: []].map(\.mechanism)
+                }
+                try await admin.deleteUserScramCredentials(user: user, mechanisms: mechanisms)
+            }
         }
     }
 
@@ -58,10 +134,14 @@ struct UserCommand: AsyncParsableCommand {
             }
         }
 
+        var scramMechanism: SCRAMMechanism { SCRAMMechanism(name: mechanism.uppercased())! }
+
+        func readPassword(for user: String) throws -> SASLPassword {
+            try passwordStdin ? UserPasswordInput.readStandardInput() : UserPasswordInput.prompt(for: user)
+        }
+
         func credential(for user: String) throws -> SCRAMCredential {
-            let password = try passwordStdin ? UserPasswordInput.readStandardInput() : UserPasswordInput.prompt(for: user)
-            return try SCRAMCredential.generate(password: password, mechanism: SCRAMMechanism(name: mechanism.uppercased())!,
-                                                iterations: iterations)
+            try SCRAMCredential.generate(password: readPassword(for: user), mechanism: scramMechanism, iterations: iterations)
         }
     }
 
@@ -71,9 +151,13 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var credential: CredentialOptions
         @OptionGroup var store: StoreOptions
 
+        func validate() throws {
+            if let problem = OfflineUsers.validateUserName(name) { throw ValidationError(problem) }
+        }
+
         func run() async throws {
-            try await setCredential(name: name, credential: credential, store: store, replace: false)
-            print("Added \(credential.mechanism.uppercased()) credential for user \(name).")
+            try await store.with { try await $0.set(user: name, credential: credential, replace: false) }
+            print("Added \(credential.scramMechanism.name) credential for user \(name).")
         }
     }
 
@@ -84,8 +168,8 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            try await setCredential(name: name, credential: credential, store: store, replace: true)
-            print("Updated \(credential.mechanism.uppercased()) credential of user \(name).")
+            try await store.with { try await $0.set(user: name, credential: credential, replace: true) }
+            print("Updated \(credential.scramMechanism.name) credential of user \(name).")
         }
     }
 
@@ -95,14 +179,15 @@ struct UserCommand: AsyncParsableCommand {
         @Option(help: "Only this mechanism's credential.") var mechanism: String?
         @OptionGroup var store: StoreOptions
 
-        func run() async throws {
-            let scram = try mechanism.map { name in
-                guard let scram = SCRAMMechanism(name: name.uppercased()) else {
-                    throw ValidationError("--mechanism must be SCRAM-SHA-256 or SCRAM-SHA-512, not '\(name)'")
-                }
-                return scram
+        func validate() throws {
+            if let mechanism, SCRAMMechanism(name: mechanism.uppercased()) == nil {
+                throw ValidationError("--mechanism must be SCRAM-SHA-256 or SCRAM-SHA-512, not '\(mechanism)'")
             }
-            try await report { try await store.open().deleteCredentials(user: name, mechanism: scram) }
+        }
+
+        func run() async throws {
+            let scram = mechanism.flatMap { SCRAMMechanism(name: $0.uppercased()) }
+            try await store.with { try await $0.delete(user: name, mechanism: scram) }
             print("Deleted \(scram?.name ?? "every") credential of user \(name).")
         }
     }
@@ -112,9 +197,8 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            try await report {
-                let users = try await store.open().list()
-                printTable(["USER", "MECHANISMS"], users.map { [$0.user, $0.credentials.map(\.mechanism).joined(separator: ",")] })
+            try await store.with { users in
+                printTable(["USER", "MECHANISMS"], try await users.list().map { [$0.user, $0.credentials.map(\.mechanism).joined(separator: ",")] })
             }
         }
     }
@@ -125,22 +209,11 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            try await report {
-                guard let user = try await store.open().list().first(where: { $0.user == name }) else {
-                    throw OfflineUsersError("no user '\(name)'")
-                }
-                printTable(["USER", "MECHANISM", "ITERATIONS"], user.credentials.map { [name, $0.mechanism, "\($0.iterations)"] })
+            try await store.with { users in
+                let found = try await users.list([name])
+                printTable(["USER", "MECHANISM", "ITERATIONS"], found.flatMap { entry in entry.credentials.map { [entry.user, $0.mechanism, "\($0.iterations)"] } })
             }
         }
-    }
-}
-
-private func setCredential(name: String, credential: UserCommand.CredentialOptions, store: UserCommand.StoreOptions, replace: Bool) async throws {
-    if let problem = OfflineUsers.validateUserName(name) { throw ValidationError(problem) }
-    try await report {
-        // Lock and open the store before asking for the password: a running broker is reported first.
-        let users = try store.open()
-        try await users.setCredential(user: name, credential: credential.credential(for: name), replace: replace)
     }
 }
 

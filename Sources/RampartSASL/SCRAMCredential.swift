@@ -48,10 +48,30 @@ public struct SCRAMCredential: Sendable, Hashable, CustomStringConvertible, Cust
     /// StoredKey and ServerKey of `password` with this salt and iteration count (RFC 5802 §3).
     static func keys(password: SASLPassword, salt: [UInt8], iterations: Int, mechanism: SCRAMMechanism)
         -> (storedKey: [UInt8], serverKey: [UInt8]) {
-        let salted = SCRAMCrypto.saltedPassword(password.bytes, salt: salt, iterations: iterations, mechanism: mechanism)
+        keys(saltedPassword: SCRAMCrypto.saltedPassword(password.bytes, salt: salt, iterations: iterations, mechanism: mechanism),
+             mechanism: mechanism)
+    }
+
+    private static func keys(saltedPassword salted: [UInt8], mechanism: SCRAMMechanism) -> (storedKey: [UInt8], serverKey: [UInt8]) {
         let clientKey = SCRAMCrypto.hmac(key: salted, SCRAMCrypto.clientKeyLabel, mechanism: mechanism)
         return (SCRAMCrypto.hash(clientKey, mechanism: mechanism),
                 SCRAMCrypto.hmac(key: salted, SCRAMCrypto.serverKeyLabel, mechanism: mechanism))
+    }
+
+    /// A credential from SaltedPassword = Hi(password, salt, iterations) as a client computed it
+    /// (Kafka's AlterUserScramCredentials carries it instead of the password).
+    public static func fromSaltedPassword(_ saltedPassword: [UInt8], salt: [UInt8], iterations: Int,
+                                          mechanism: SCRAMMechanism) throws(SCRAMCredentialError) -> SCRAMCredential {
+        guard saltedPassword.count == mechanism.digestSize else {
+            throw SCRAMCredentialError("a \(mechanism.name) salted password is \(mechanism.digestSize) bytes long")
+        }
+        let keys = keys(saltedPassword: saltedPassword, mechanism: mechanism)
+        return try SCRAMCredential(mechanism: mechanism, salt: salt, iterations: iterations, storedKey: keys.storedKey, serverKey: keys.serverKey)
+    }
+
+    /// SaltedPassword of `password` (for clients of AlterUserScramCredentials).
+    public static func saltedPassword(_ password: SASLPassword, salt: [UInt8], iterations: Int, mechanism: SCRAMMechanism) -> [UInt8] {
+        SCRAMCrypto.saltedPassword(password.bytes, salt: salt, iterations: iterations, mechanism: mechanism)
     }
 
     /// Whether `password` is the one this credential was made from: derives StoredKey with the stored

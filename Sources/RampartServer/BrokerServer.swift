@@ -271,6 +271,10 @@ public final class BrokerServer: @unchecked Sendable {
             maxSessionTimeoutMs: Int32(config.int("group.max.session.timeout.ms") ?? 1_800_000),
             initialRebalanceDelayMs: Int32(config.groupInitialRebalanceDelayMs))
         settings.brokerConfigs = brokerConfigEntries(config)
+        settings.superUsers = Set((config.string("super.users") ?? "").split(separator: ";")
+            .compactMap { KafkaPrincipal(parsing: $0.trimmingCharacters(in: .whitespaces)) })
+        settings.encryptedListeners = Set(listeners.filter(\.securityProtocol.isEncrypted).map(\.name))
+        settings.allowCredentialChangesWithoutTLS = config.bool("rampart.insecure.allow.credential.changes.without.tls")
         return settings
     }
 }

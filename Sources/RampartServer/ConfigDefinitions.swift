@@ -132,7 +132,8 @@ public enum BrokerConfigKeys {
         .init("offsets.topic.replication.factor", .int(1...Int64(Int16.max)), default: "3", "Replication of __consumer_offsets (capped at the live brokers)."),
         .init("transactional.id.expiration.ms", .int(positiveInt), default: "604800000", "Idle transactional ids expire after this."),
         .init("producer.id.expiration.ms", .int(positiveInt), default: "86400000", "Idle producer ids expire after this."),
-        .init("super.users", .string, default: nil, "Semicolon-separated principals that bypass ACLs."),
+        .init("super.users", .string, default: nil,
+              "Semicolon-separated principals (User:alice) that bypass ACLs. Today only they may use Describe/AlterUserScramCredentials; the authorizer extends this."),
         // TLS (SSL and SASL_SSL listeners); each may be set per listener as listener.name.<name>.<key>.
         .init("ssl.keystore.type", .choice(["PEM"]), default: "PEM", "Format of ssl.keystore.location (PEM only)."),
         .init("ssl.keystore.location", .string, default: nil, "PEM file with the private key and the certificate chain."),
@@ -160,6 +161,8 @@ public enum BrokerConfigKeys {
               "Allow PLAINTEXT and SASL_PLAINTEXT listeners (unencrypted). Off by default."),
         .init("rampart.insecure.allow.plain.without.tls", .boolean, default: "false",
               "Allow the PLAIN mechanism on SASL_PLAINTEXT listeners (the password crosses the network in clear). Off by default."),
+        .init("rampart.insecure.allow.credential.changes.without.tls", .boolean, default: "false",
+              "Allow AlterUserScramCredentials on listeners without TLS (the salted password it carries logs a user in). Off by default."),
         .init("rampart.sasl.scram.provider", .choice(["builtin", "cyrus"]), default: "builtin",
               "What serves SCRAM: builtin (Kafka's rules, every client) or cyrus (Cyrus libsasl2; strict RFC 5802 refuses older librdkafka such as Debian 12's 2.0.2 used by kcat)."),
         .init("rampart.insecure.allow.readable.key.file", .boolean, default: "false",
@@ -175,7 +178,7 @@ public enum BrokerConfigKeys {
     /// no transactions, no authorizer): start-up names them in a warning rather than pretend.
     public static let notYetEnforced: Set<String> = [
         "inter.broker.listener.name", "log.index.size.max.bytes", "offsets.topic.replication.factor",
-        "transactional.id.expiration.ms", "producer.id.expiration.ms", "super.users",
+        "transactional.id.expiration.ms", "producer.id.expiration.ms",
     ]
 
     public static let byName: [String: ConfigDefinition] = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })

@@ -14,7 +14,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
+from confluent_kafka.admin import (AdminClient, ScramCredentialInfo, ScramMechanism, UserScramCredentialDeletion,
+                                   UserScramCredentialUpsertion)
 from kafka import KafkaConsumer, KafkaProducer
 
 import kafkawire
@@ -40,6 +42,7 @@ def sasl_certs(tmp_path_factory):
     d = tmp_path_factory.mktemp("sasl-certs")
     make_ca(d, "ca")
     issue(d, "ca", "broker", "/CN=localhost", san="DNS:localhost,IP:127.0.0.1")
+    issue(d, "ca", "admin", "/CN=admin")
     keystore = d / "broker-keystore.pem"
     keystore.write_text((d / "broker.key").read_text() + (d / "broker.crt").read_text())
     os.chmod(keystore, 0o600)
@@ -55,6 +58,7 @@ def sasl_broker(tmp_path_factory, sasl_certs):
         "sasl.enabled.mechanisms": "SCRAM-SHA-256,SCRAM-SHA-512,PLAIN",
         "listener.name.sasl_plaintext.sasl.enabled.mechanisms": "SCRAM-SHA-256,SCRAM-SHA-512",
         "ssl.keystore.location": str(sasl_certs / "broker-keystore.pem"),
+        "super.users": "User:alice",
         "rampart.log.level": "debug",
     })
     broker.ssl_port = ssl_port
@@ -304,5 +308,105 @@ def test_cyrus_provider_serves_rfc_clients(tmp_path):
                                   f"sasl.password={PASSWORDS['alice']}", "-L", "-m", "5"], capture_output=True, timeout=30)
         assert refused.returncode != 0 and b"invalid credentials" in refused.stderr
         assert broker.is_running()
+    finally:
+        assert broker.stop() == 0
+
+
+def can_log_in(config) -> bool:
+    errors, delivered = [], []
+    producer = Producer({**config, "error_cb": lambda err: errors.append(err), "message.timeout.ms": 5000})
+    producer.produce("login-probe", value=b"x", on_delivery=lambda err, msg: delivered.append(err))
+    producer.flush(8)
+    return bool(delivered) and delivered[0] is None and not any(e.code() == KafkaError._AUTHENTICATION for e in errors)
+
+
+def test_online_user_management_with_confluent_kafka_admin(broker_up, sasl_certs):
+    """AlterUserScramCredentials/DescribeUserScramCredentials through confluent-kafka's AdminClient: a super
+    user adds, re-keys and deletes a user over SASL_SSL; the changes apply to the next connections."""
+    admin = AdminClient(client_config(broker_up, sasl_certs, "SASL_SSL", "SCRAM-SHA-512"))
+    sha256 = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_256, 4096)
+    carol = lambda password: client_config(broker_up, sasl_certs, "SASL_SSL", "SCRAM-SHA-256", user="carol", password=password)
+
+    for future in admin.alter_user_scram_credentials([UserScramCredentialUpsertion("carol", sha256, b"carol-First-1")]).values():
+        future.result(timeout=30)
+    assert can_log_in(carol("carol-First-1"))
+    described = admin.describe_user_scram_credentials().result(timeout=30)
+    assert sorted(described) == ["alice", "bob", "carol"]
+    assert [(i.mechanism, i.iterations) for i in described["carol"].scram_credential_infos] == [(ScramMechanism.SCRAM_SHA_256, 4096)]
+    missing = admin.describe_user_scram_credentials(["nobody"])["nobody"]
+    with pytest.raises(KafkaException) as error:
+        missing.result(timeout=30)
+    assert error.value.args[0].code() == KafkaError.RESOURCE_NOT_FOUND
+
+    # A new password: the old one no longer logs in.
+    for future in admin.alter_user_scram_credentials([UserScramCredentialUpsertion("carol", sha256, b"carol-Second-2")]).values():
+        future.result(timeout=30)
+    assert not can_log_in(carol("carol-First-1"))
+    assert can_log_in(carol("carol-Second-2"))
+
+    # Deleted: refused.
+    for future in admin.alter_user_scram_credentials([UserScramCredentialDeletion("carol", ScramMechanism.SCRAM_SHA_256)]).values():
+        future.result(timeout=30)
+    assert not can_log_in(carol("carol-Second-2"))
+
+    # Not a super user, or not over TLS: refused.
+    for config in (client_config(broker_up, sasl_certs, "SASL_SSL", "SCRAM-SHA-512", user="bob"),
+                   client_config(broker_up, sasl_certs, "SASL_PLAINTEXT", "SCRAM-SHA-512")):
+        other = AdminClient(config)
+        futures = other.alter_user_scram_credentials([UserScramCredentialUpsertion("mallory", sha256, b"pw-Mallory-3")])
+        with pytest.raises(KafkaException) as error:
+            futures["mallory"].result(timeout=30)
+        assert error.value.args[0].code() == KafkaError.CLUSTER_AUTHORIZATION_FAILED
+    assert "mallory" not in admin.describe_user_scram_credentials().result(timeout=30)
+
+    for path in list(broker_up.data_dir.rglob("*")) + [broker_up.log_path]:
+        if path.is_file():
+            data = path.read_bytes()
+            for password in (b"carol-First-1", b"carol-Second-2", b"pw-Mallory-3"):
+                assert password not in data, f"{password!r} found in {path}"
+
+
+def test_rampart_user_online_over_mtls(tmp_path, sasl_certs):
+    """`rampart user … --bootstrap-server --command-config`: the CLI (principal User:CN=admin from its client
+    certificate, a super user) manages users of a running broker; the new user logs in over SASL_SSL."""
+    sasl_port = free_loopback_port()
+    broker = BrokerProcess(tmp_path / "broker", tls_ca=sasl_certs / "ca.pem",
+                           tls_client=(sasl_certs / "admin.crt", sasl_certs / "admin.key"), extra_properties={
+        "listeners": f"SSL://127.0.0.1:{{port}},SASL_SSL://127.0.0.1:{sasl_port}",
+        "ssl.keystore.location": str(sasl_certs / "broker-keystore.pem"),
+        "listener.name.ssl.ssl.truststore.location": str(sasl_certs / "ca.pem"),
+        "listener.name.ssl.ssl.client.auth": "required",
+        "super.users": "User:CN=admin",
+    })
+    client_properties = tmp_path / "admin.properties"
+    client_properties.write_text(f"security.protocol=SSL\nssl.ca.location={sasl_certs / 'ca.pem'}\n"
+                                 f"ssl.certificate.location={sasl_certs / 'admin.crt'}\nssl.key.location={sasl_certs / 'admin.key'}\n")
+    broker.start()
+
+    def user(*args, password=None):
+        return subprocess.run([rampart_binary(), "user", *args, "--bootstrap-server", broker.bootstrap,
+                               "--command-config", str(client_properties)], input=password, capture_output=True,
+                              text=True, timeout=60)
+
+    try:
+        added = user("add", "dave", "--mechanism", "SCRAM-SHA-512", "--iterations", "8192", "--password-stdin",
+                     password="dave-Online-5\n")
+        assert added.returncode == 0, added.stderr
+        again = user("add", "dave", "--mechanism", "SCRAM-SHA-512", "--password-stdin", password="x\n")
+        assert again.returncode != 0 and "already has a SCRAM-SHA-512 credential" in again.stderr
+        described = user("describe", "dave")
+        assert described.returncode == 0 and "SCRAM-SHA-512  8192" in described.stdout, described.stdout + described.stderr
+        dave = {"bootstrap.servers": f"127.0.0.1:{sasl_port}", "security.protocol": "SASL_SSL",
+                "ssl.ca.location": str(sasl_certs / "ca.pem"), "sasl.mechanisms": "SCRAM-SHA-512", "sasl.username": "dave"}
+        assert can_log_in({**dave, "sasl.password": "dave-Online-5"})
+        assert user("update", "dave", "--mechanism", "SCRAM-SHA-512", "--password-stdin", password="dave-Online-6\n").returncode == 0
+        assert not can_log_in({**dave, "sasl.password": "dave-Online-5"})
+        assert can_log_in({**dave, "sasl.password": "dave-Online-6"})
+        listed = user("list")
+        assert listed.returncode == 0 and "dave" in listed.stdout
+        assert user("delete", "dave").returncode == 0
+        assert not can_log_in({**dave, "sasl.password": "dave-Online-6"})
+        missing = user("describe", "dave")
+        assert missing.returncode != 0 and "RESOURCE_NOT_FOUND" in missing.stderr.upper().replace(" ", "_"), missing.stderr
     finally:
         assert broker.stop() == 0

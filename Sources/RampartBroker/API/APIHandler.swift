@@ -16,6 +16,12 @@ public struct KafkaPrincipal: Hashable, Sendable, CustomStringConvertible {
     public static let anonymous = KafkaPrincipal(name: "ANONYMOUS")
 
     public var description: String { "\(type):\(name)" }
+
+    /// Parses `Type:name` (Kafka's form, e.g. `User:alice`); nil without a type.
+    public init?(parsing text: String) {
+        guard let colon = text.firstIndex(of: ":"), colon != text.startIndex else { return nil }
+        self.init(type: String(text[..<colon]), name: String(text[text.index(after: colon)...]))
+    }
 }
 
 /// What a handler knows about the request it serves.
