@@ -17,12 +17,14 @@ let package = Package(
         .executable(name: "rampart-protocol-bench", targets: ["RampartProtocolBench"]),
         .executable(name: "rampart-fuzz-request", targets: ["RampartFuzzRequest"]),
         .executable(name: "rampart-storage-bench", targets: ["RampartStorageBench"]),
+        .executable(name: "rampart-authorizer-bench", targets: ["RampartAuthorizerBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // C shims: CRC32C (SSE4.2 with a software fallback).
@@ -94,11 +96,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "RampartMetadata", swiftSettings: swiftSettings),
+        // ACL model, policy files, evaluation, explain, audit events (DESIGN.md: pure, snapshot).
+        .target(
+            name: "RampartAuthorizer",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
         .target(name: "RampartProperties", swiftSettings: swiftSettings),
         .target(
             name: "RampartServer",
             dependencies: [
                 "RampartBroker", "RampartStorage", "RampartMetadata", "KafkaProtocol", "RampartProperties", "RampartTLS",
+                "RampartAuthorizer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -108,7 +117,7 @@ let package = Package(
         .target(
             name: "RampartBroker",
             dependencies: [
-                "KafkaProtocol", "RampartStorage", "RampartMetadata",
+                "KafkaProtocol", "RampartStorage", "RampartMetadata", "RampartAuthorizer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -122,6 +131,11 @@ let package = Package(
         .executableTarget(
             name: "RampartStorageBench",
             dependencies: ["RampartStorage", "KafkaProtocol", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "RampartAuthorizerBench",
+            dependencies: ["RampartAuthorizer"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -143,7 +157,7 @@ let package = Package(
         .testTarget(
             name: "RampartBrokerTests",
             dependencies: [
-                "RampartBroker", "KafkaProtocol", "RampartMetadata", "RampartStorage",
+                "RampartBroker", "KafkaProtocol", "RampartMetadata", "RampartStorage", "RampartAuthorizer",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -166,7 +180,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "RampartServerTests", dependencies: ["RampartServer", "RampartProperties"], swiftSettings: swiftSettings),
+        .testTarget(name: "RampartServerTests", dependencies: ["RampartServer", "RampartProperties", "RampartAuthorizer"], swiftSettings: swiftSettings),
+        .testTarget(name: "RampartAuthorizerTests", dependencies: ["RampartAuthorizer"], swiftSettings: swiftSettings),
         .testTarget(name: "RampartMetadataTests", dependencies: ["RampartMetadata"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RampartStorageTests",
