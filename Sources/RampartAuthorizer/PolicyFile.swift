@@ -72,7 +72,7 @@ private struct PolicyReader {
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
              .composer(let context, let problem, let mark, _):
             var reason = "not valid YAML: \(context.map { "\($0.text) " } ?? "")\(problem)"
-            if problem.contains("alias") || problem.contains("anchor") {
+            if reason.contains("alias") || reason.contains("anchor") {
                 reason += " (a bare * starts a YAML alias: quote it, e.g. host: \"*\")"
             }
             return PolicyError(file: file, line: mark.line, column: mark.column, reason: reason)
