@@ -133,9 +133,11 @@ let package = Package(
             dependencies: ["RampartStorage", "KafkaProtocol", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
+        // Counts allocations in the authorizer benchmark (interposes malloc on glibc; bench only).
+        .target(name: "CRampartMallocCounter"),
         .executableTarget(
             name: "RampartAuthorizerBench",
-            dependencies: ["RampartAuthorizer"],
+            dependencies: ["RampartAuthorizer", "CRampartMallocCounter"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -40,25 +40,27 @@ public final class AclSnapshot: Sendable {
             grouped[binding.pattern, default: []].append(Int32(i))
         }
         var entries = CompiledEntries()
-        var indexes = ContiguousArray(repeating: ResourceIndex(), count: AclResourceType.allCases.count)
-        var prefixes = [[(String, EntryRange)]](repeating: [], count: AclResourceType.allCases.count)
+        let typeCount = AclResourceType.allCases.count
+        var literal = [[(String, PatternEntries)]](repeating: [], count: typeCount)
+        var wildcard = [PatternEntries?](repeating: nil, count: typeCount)
+        var prefixes = [[(String, PatternEntries)]](repeating: [], count: typeCount)
+        var patterns = [[(pattern: ResourcePattern, range: EntryRange)]](repeating: [], count: typeCount)
         for pattern in order {
-            let start = Int32(entries.count)
-            for rule in grouped[pattern]! { entries.append(bindings[Int(rule)], rule: rule) }
-            let range = EntryRange(start: start, end: Int32(entries.count))
+            let compiled = entries.appendPattern(grouped[pattern]!, of: bindings)
             let slot = pattern.resourceType.slot
-            indexes[slot].patterns.append((pattern, range))
+            patterns[slot].append((pattern, compiled.all))
             switch pattern.patternType {
-            case .literal where pattern.name == ResourcePattern.wildcardName: indexes[slot].wildcard = range
-            case .literal: indexes[slot].literal[pattern.name] = range
-            case .prefixed: prefixes[slot].append((pattern.name, range))
+            case .literal where pattern.name == ResourcePattern.wildcardName: wildcard[slot] = compiled
+            case .literal: literal[slot].append((pattern.name, compiled))
+            case .prefixed: prefixes[slot].append((pattern.name, compiled))
             }
         }
-        for slot in indexes.indices where !prefixes[slot].isEmpty {
-            indexes[slot].prefixed = PrefixTrie(prefixes[slot])
-        }
         self.entries = entries
-        self.indexes = indexes
+        // A per-snapshot seed, so resource names cannot be chosen to collide in the tables.
+        let seed = UInt64.random(in: .min ... .max)
+        self.indexes = ContiguousArray((0..<typeCount).map {
+            ResourceIndex(literal: literal[$0], wildcard: wildcard[$0], prefixed: prefixes[$0], patterns: patterns[$0], seed: seed)
+        })
         self.fingerprint = Self.fingerprint(config: config, bindings: bindings)
     }
 
@@ -77,23 +79,11 @@ public final class AclSnapshot: Sendable {
         if isSuperUser(principal) { return AuthorizationDecision(.superUser) }
         let bit = UInt32(1) << UInt32(operation.rawValue)
         var state = ScanState()
-        let slot = type.slot
-        if let range = indexes[slot].literal[name], scan(range, principal, host, bit, &state) {
-            return AuthorizationDecision(.deniedByAcl(AclRuleID(index: state.deny)))
-        }
-        if scan(indexes[slot].wildcard, principal, host, bit, &state) {
-            return AuthorizationDecision(.deniedByAcl(AclRuleID(index: state.deny)))
-        }
-        if !indexes[slot].prefixed.isEmpty {
-            var node = 0
-            for byte in name.utf8 {
-                node = indexes[slot].prefixed.child(of: node, byte: byte)
-                if node < 0 { break }
-                if scan(indexes[slot].prefixed.nodes[node].entries, principal, host, bit, &state) {
-                    return AuthorizationDecision(.deniedByAcl(AclRuleID(index: state.deny)))
-                }
-            }
-        }
+        let index = indexes[type.slot]
+        var name = name
+        // Native strings hand out their UTF-8 in place (small ones from the stack): no allocation.
+        let denied = name.withUTF8 { bytes in matchPatterns(index, bytes, principal, host, bit, &state) }
+        if denied { return AuthorizationDecision(.deniedByAcl(AclRuleID(index: state.deny))) }
         if state.allow >= 0 { return AuthorizationDecision(.allowedByAcl(AclRuleID(index: state.allow))) }
         if !state.sawAcl {
             return AuthorizationDecision(config.allowEveryoneIfNoAclFound ? .noAclFoundAllowEveryone : .noAclFound)
@@ -121,6 +111,7 @@ public final class AclSnapshot: Sendable {
         var allowed: [(name: String, isLiteral: Bool, rule: Int32)] = []
         var wildcardAllow: Int32 = -1
         for (pattern, range) in indexes[type.slot].patterns {
+            if range.isEmpty { continue }
             for i in Int(range.start)..<Int(range.end) {
                 let op = entries.operations[i]
                 guard op == operation || op == .all, entries.applies(i, principal: principal, host: host) else { continue }
@@ -174,11 +165,49 @@ public final class AclSnapshot: Sendable {
         var deny: Int32 = -1
     }
 
-    /// Scans one pattern's entries; true as soon as a DENY matches (its rule in `state.deny`).
+    /// Scans every pattern covering the name — its LITERAL entry, the LITERAL `*`, then each PREFIXED
+    /// pattern it starts with, shortest first; true as soon as a DENY matches.
+    @inline(__always)
+    private func matchPatterns(_ index: ResourceIndex, _ name: UnsafeBufferPointer<UInt8>, _ principal: KafkaPrincipal, _ host: String,
+                               _ bit: UInt32, _ state: inout ScanState) -> Bool {
+        let literal = index.literal
+        if !literal.isEmpty {
+            var hash = NameTable.start(literal.seed)
+            for byte in name { hash = NameTable.step(hash, byte) }
+            let found = literal.find(hash, name, length: name.count)
+            if found >= 0, scan(literal.patterns[found], principal, host, bit, &state) { return true }
+        }
+        if let entries = index.wildcard, scan(entries, principal, host, bit, &state) { return true }
+        let prefixed = index.prefixed
+        if !prefixed.isEmpty {
+            var hash = NameTable.start(prefixed.seed)
+            let lengths = min(name.count, prefixed.hasLength.count - 1)
+            var length = 0
+            while length < lengths {
+                hash = NameTable.step(hash, name[length])
+                length += 1
+                if prefixed.hasLength[length] {
+                    let found = prefixed.find(hash, name, length: length)
+                    if found >= 0, scan(prefixed.patterns[found], principal, host, bit, &state) { return true }
+                }
+            }
+        }
+        return false
+    }
+
+    /// Scans the entries of one pattern that can apply to `principal`; true as soon as a DENY matches
+    /// (its rule in `state.deny`).
+    @inline(__always)
+    private func scan(_ pattern: PatternEntries, _ principal: KafkaPrincipal, _ host: String, _ bit: UInt32, _ state: inout ScanState) -> Bool {
+        state.sawAcl = true
+        if pattern.byPrincipal < 0 { return scan(pattern.all, principal, host, bit, &state) }
+        if scan(pattern.anyPrincipal, principal, host, bit, &state) { return true }
+        guard let own = entries.principalIndexes[Int(pattern.byPrincipal)][principal] else { return false }
+        return scan(own, principal, host, bit, &state)
+    }
+
     @inline(__always)
     private func scan(_ range: EntryRange, _ principal: KafkaPrincipal, _ host: String, _ bit: UInt32, _ state: inout ScanState) -> Bool {
-        guard range.start < range.end else { return false }
-        state.sawAcl = true
         var i = Int(range.start)
         let end = Int(range.end)
         while i < end {

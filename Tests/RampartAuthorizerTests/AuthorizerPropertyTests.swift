@@ -148,4 +148,28 @@ import Testing
                     == ReferenceAuthorizer.isAllowed(AuthorizerConfig(), acls, principal, "h", operation, .topic, resource))
         }
     }
+
+    /// A resource named by many ACLs is looked up by principal; the answers stay Kafka's.
+    @Test func manyPrincipalsOnOneResource() {
+        var random = SeededGenerator(seed: 7)
+        var acls: [AclBinding] = []
+        for i in 0..<500 {
+            acls.append(acl(i % 7 == 0 ? .deny : .allow, "User:u\(i % 120)", [.read, .write, .all].randomElement(using: &random)!, .topic,
+                            ["*", "t", "t."].randomElement(using: &random)!, i % 3 == 2 ? .prefixed : .literal,
+                            host: i % 11 == 0 ? "10.0.0.1" : "*"))
+        }
+        acls.append(acl(.allow, "User:*", .describe, .topic, "t"))
+        acls.append(acl(.deny, "User:*", .write, .topic, "t.x"))
+        for config in [AuthorizerConfig(), AuthorizerConfig(allowEveryoneIfNoAclFound: true)] {
+            let snapshot = AclSnapshot(config: config, dynamicBindings: acls)
+            for _ in 0..<3000 {
+                let principal = user("u\(Int.random(in: 0..<150, using: &random))")
+                let host = ["10.0.0.1", "10.0.0.2"].randomElement(using: &random)!
+                let operation = [AclOperation.read, .write, .describe, .delete].randomElement(using: &random)!
+                let name = ["t", "t.x", "t.y", "u", "tt"].randomElement(using: &random)!
+                #expect(snapshot.authorize(principal, host: host, operation: operation, .topic, name).isAllowed
+                        == ReferenceAuthorizer.isAllowed(config, acls, principal, host, operation, .topic, name))
+            }
+        }
+    }
 }
