@@ -37,6 +37,15 @@ let package = Package(
         // The system OpenSSL 3 (DESIGN.md: TLS through libssl-dev) and shims for its macros.
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(name: "CRampartOpenSSLShims", dependencies: ["COpenSSL"]),
+        // The system Cyrus SASL (DESIGN.md: SASL through libsasl2-dev; the SCRAM plugin is in
+        // libsasl2-modules) and Rampart's in-process credential plugin for it.
+        .systemLibrary(name: "CSASL2", pkgConfig: "libsasl2", providers: [.apt(["libsasl2-dev", "libsasl2-modules"])]),
+        .target(name: "CRampartSASLShims", dependencies: ["CSASL2"]),
+        .target(
+            name: "RampartSASL",
+            dependencies: ["CSASL2", "CRampartSASLShims", "COpenSSL"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "RampartTLS",
             dependencies: ["COpenSSL", "CRampartOpenSSLShims", .product(name: "NIOCore", package: "swift-nio")],
@@ -67,7 +76,7 @@ let package = Package(
         .target(
             name: "RampartCLI",
             dependencies: [
-                "RampartServer", "RampartBroker", "KafkaProtocol", "KafkaClient", "RampartTLS",
+                "RampartServer", "RampartBroker", "KafkaProtocol", "KafkaClient", "RampartTLS", "RampartSASL", "RampartMetadata",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -106,7 +115,7 @@ let package = Package(
         .target(
             name: "RampartServer",
             dependencies: [
-                "RampartBroker", "RampartStorage", "RampartMetadata", "KafkaProtocol", "RampartProperties", "RampartTLS",
+                "RampartBroker", "RampartStorage", "RampartMetadata", "KafkaProtocol", "RampartProperties", "RampartTLS", "RampartSASL",
                 "RampartAuthorizer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -117,7 +126,7 @@ let package = Package(
         .target(
             name: "RampartBroker",
             dependencies: [
-                "KafkaProtocol", "RampartStorage", "RampartMetadata", "RampartAuthorizer",
+                "KafkaProtocol", "RampartStorage", "RampartMetadata", "RampartSASL", "RampartAuthorizer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -159,8 +168,9 @@ let package = Package(
         .testTarget(
             name: "RampartBrokerTests",
             dependencies: [
-                "RampartBroker", "KafkaProtocol", "RampartMetadata", "RampartStorage", "RampartAuthorizer",
-                .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+                "RampartBroker", "KafkaProtocol", "RampartMetadata", "RampartStorage", "RampartSASL", "RampartAuthorizer",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -182,7 +192,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "RampartServerTests", dependencies: ["RampartServer", "RampartProperties", "RampartAuthorizer"], swiftSettings: swiftSettings),
+        .testTarget(name: "RampartSASLTests", dependencies: ["RampartSASL"], swiftSettings: swiftSettings),
+        .testTarget(name: "RampartServerTests", dependencies: ["RampartServer", "RampartProperties", "RampartSASL", "RampartMetadata", "RampartBroker", "RampartAuthorizer"], swiftSettings: swiftSettings),
         .testTarget(name: "RampartAuthorizerTests", dependencies: ["RampartAuthorizer"], swiftSettings: swiftSettings),
         .testTarget(name: "RampartMetadataTests", dependencies: ["RampartMetadata"], swiftSettings: swiftSettings),
         .testTarget(

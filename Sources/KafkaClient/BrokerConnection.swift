@@ -34,6 +34,8 @@ public enum ClientAPIVersions {
         .incrementalAlterConfigs: 0...1,
         .deleteGroups: 0...2,
         .offsetDelete: 0...0,
+        .describeUserScramCredentials: 0...0,
+        .alterUserScramCredentials: 0...0,
     ]
 
     /// The version to use: the highest both sides support, or nil.

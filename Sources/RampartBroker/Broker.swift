@@ -34,6 +34,10 @@ public struct BrokerSettings: Sendable {
     /// Every broker config key with its value as DescribeConfigs reports it (from `server.properties`,
     /// else the default). Sensitive values are never stored here.
     public var brokerConfigs: [BrokerConfigEntry] = []
+    /// Listeners whose traffic is encrypted (SSL, SASL_SSL): SCRAM credentials may be changed only there.
+    public var encryptedListeners: Set<String> = []
+    /// `rampart.insecure.allow.credential.changes.without.tls`.
+    public var allowCredentialChangesWithoutTLS = false
 
     public init(nodeID: Int32, advertisedListeners: [AdvertisedListener]) {
         self.nodeID = nodeID

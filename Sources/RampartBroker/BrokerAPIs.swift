@@ -17,6 +17,7 @@ public enum BrokerAPIs {
         registry.register(SyncGroupHandler(broker: broker))
         registry.register(DescribeGroupsHandler(broker: broker))
         registry.register(ListGroupsHandler(broker: broker))
+        registry.register(SaslHandshakeHandler())
         registry.register(CreateTopicsHandler(broker: broker))
         registry.register(DeleteTopicsHandler(broker: broker))
         registry.register(DeleteRecordsHandler(broker: broker))
@@ -25,10 +26,13 @@ public enum BrokerAPIs {
         registry.register(DescribeConfigsHandler(broker: broker))
         registry.register(AlterConfigsHandler(broker: broker))
         registry.register(DescribeLogDirsHandler(broker: broker))
+        registry.register(SaslAuthenticateHandler())
         registry.register(CreatePartitionsHandler(broker: broker))
         registry.register(DeleteGroupsHandler(broker: broker))
         registry.register(IncrementalAlterConfigsHandler(broker: broker))
         registry.register(OffsetDeleteHandler(broker: broker))
+        registry.register(DescribeUserScramCredentialsHandler(broker: broker))
+        registry.register(AlterUserScramCredentialsHandler(broker: broker))
         registry.register(DescribeClusterHandler(broker: broker))
         // ApiVersions lists everything registered, itself included.
         var withSelf = registry

@@ -6,6 +6,7 @@ import NIOPosix
 import RampartBroker
 import RampartAuthorizer
 import RampartMetadata
+import RampartSASL
 import RampartStorage
 import RampartTLS
 import Synchronization
@@ -24,6 +25,8 @@ public final class BrokerServer: @unchecked Sendable {
     private var listenerTLS: [ListenerTLS] = []
     /// Keeps the authorizer's file ACLs in step with `rampart.acl.policy.path`.
     var policyWatcher: PolicyWatcher?
+    /// Held while the broker runs, so offline tools do not write under it.
+    private var dataDirectoryLocks: [DataDirectoryLock] = []
 
     /// The listeners as bound (ports resolved when 0 was asked for).
     public private(set) var boundAddresses: [String: SocketAddress] = [:]
@@ -41,9 +44,6 @@ public final class BrokerServer: @unchecked Sendable {
 
     public func start() async throws {
         let listeners = config.listeners
-        for listener in listeners where listener.securityProtocol.usesSASL {
-            throw StartupError(description: "listeners: \(listener.name) uses \(listener.securityProtocol.rawValue), which this build does not serve yet (SASL arrives with its issue); use SSL")
-        }
         var listenerTLS: [String: ListenerTLS] = [:]
         for listener in listeners where listener.securityProtocol.isEncrypted {
             let tls = try ListenerTLS(config: config, listener: listener.name)
@@ -51,6 +51,7 @@ public final class BrokerServer: @unchecked Sendable {
             listenerTLS[listener.name] = tls
         }
         self.listenerTLS = Array(listenerTLS.values)
+        let saslSettings = try Self.saslSettings(config, listeners: listeners)
         let inert = BrokerConfigKeys.notYetEnforced.filter { config.explicit[$0] != nil }.sorted()
         if !inert.isEmpty {
             logger.warning("these keys are accepted for compatibility but not acted on by this build: \(inert.joined(separator: ", "))")
@@ -60,8 +61,16 @@ public final class BrokerServer: @unchecked Sendable {
         for listener in listeners where listener.securityProtocol == .plaintext {
             logger.warning("PLAINTEXT listener \(listener.name) on \(listener.host.isEmpty ? "*" : listener.host):\(listener.port): traffic is NOT encrypted and clients are NOT authenticated (rampart.insecure.allow.plaintext=true)")
         }
+        for listener in listeners where listener.securityProtocol == .saslPlaintext {
+            logger.warning("SASL_PLAINTEXT listener \(listener.name) on \(listener.host.isEmpty ? "*" : listener.host):\(listener.port): clients authenticate but traffic is NOT encrypted (rampart.insecure.allow.plaintext=true)")
+        }
 
         let logDirs = config.logDirs
+        do {
+            dataDirectoryLocks = try logDirs.map { try DataDirectoryLock(directory: $0) }
+        } catch {
+            throw StartupError(description: "log.dirs: \(error)")
+        }
         let metadataDirectory = URL(fileURLWithPath: logDirs[0])
         let store: EmbeddedMetadataStore
         do {
@@ -92,7 +101,10 @@ public final class BrokerServer: @unchecked Sendable {
 
         let dispatcher = RequestDispatcher(registry: BrokerAPIs.registry(for: broker), logger: logger)
         for listener in listeners {
-            let channel = try await bind(listener, dispatcher: dispatcher, tls: listenerTLS[listener.name])
+            let authentication = saslSettings[listener.name].map { settings in
+                SASLAuthentication(settings: settings, credentials: { await broker.scramCredentialSnapshot() })
+            }
+            let channel = try await bind(listener, dispatcher: dispatcher, tls: listenerTLS[listener.name], sasl: authentication)
             serverChannels.append(channel)
             if let address = channel.localAddress { boundAddresses[listener.name] = address }
             logger.info("listening", metadata: ["listener": "\(listener.name)", "address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
@@ -118,7 +130,13 @@ public final class BrokerServer: @unchecked Sendable {
         logger.info("Rampart broker started", metadata: ["node.id": "\(settings.nodeID)", "cluster.id": "\(image.clusterID)"])
     }
 
-    private func bind(_ listener: ListenerConfig, dispatcher: RequestDispatcher, tls: ListenerTLS?) async throws -> Channel {
+    /// What a SASL listener's connections need to authenticate.
+    struct SASLAuthentication: Sendable {
+        var settings: SaslListenerSettings
+        var credentials: @Sendable () async -> SCRAMCredentialLookup
+    }
+
+    private func bind(_ listener: ListenerConfig, dispatcher: RequestDispatcher, tls: ListenerTLS?, sasl: SASLAuthentication?) async throws -> Channel {
         let limits = config.socketRequestMaxBytes
         let idleMs = config.connectionsMaxIdleMs
         let maxPerIP = config.maxConnectionsPerIP
@@ -149,14 +167,25 @@ public final class BrokerServer: @unchecked Sendable {
                     let sync = channel.pipeline.syncOperations
                     if let tls {
                         try sync.addHandler(TLSHandler(context: tls.context))
-                        try sync.addHandler(TLSPrincipalHandler(rules: tls.principalRules, listener: listener.name, logger: logger))
+                        // On SASL_SSL the principal comes from SASL, not from a client certificate.
+                        if sasl == nil {
+                            try sync.addHandler(TLSPrincipalHandler(rules: tls.principalRules, listener: listener.name, logger: logger))
+                        }
                     }
                     if idleMs > 0 {
                         try sync.addHandler(IdleStateHandler(allTimeout: .milliseconds(idleMs)))
                     }
-                    try sync.addHandler(ByteToMessageHandler(KafkaFrameDecoder(limits: KafkaFrameLimits(maxFrameSize: limits))))
+                    // Until a SASL client has authenticated, frames are limited to Kafka's 512 KiB.
+                    let frameLimits = KafkaFrameLimits(
+                        maxFrameSize: limits,
+                        preAuthenticationMaxFrameSize: sasl == nil ? nil : KafkaFrameLimits.defaultPreAuthenticationMaxFrameSize)
+                    let authenticator = sasl.map {
+                        SaslServerAuthenticator(settings: $0.settings, dispatcher: dispatcher, credentials: $0.credentials, logger: logger)
+                    }
+                    try sync.addHandler(ByteToMessageHandler(KafkaFrameDecoder(limits: frameLimits)))
                     try sync.addHandler(MessageToByteHandler(KafkaFrameEncoder()))
-                    try sync.addHandler(KafkaConnectionHandler(dispatcher: dispatcher, connection: info, logger: logger))
+                    try sync.addHandler(KafkaConnectionHandler(dispatcher: dispatcher, connection: info, logger: logger,
+                                                               authenticator: authenticator, frameLimits: frameLimits))
                 }
             }
         do {
@@ -199,6 +228,7 @@ public final class BrokerServer: @unchecked Sendable {
             }
         }
         try? await group.shutdownGracefully()
+        dataDirectoryLocks = []
         logger.info("stopped")
     }
 
@@ -255,6 +285,8 @@ public final class BrokerServer: @unchecked Sendable {
             maxSessionTimeoutMs: Int32(config.int("group.max.session.timeout.ms") ?? 1_800_000),
             initialRebalanceDelayMs: Int32(config.groupInitialRebalanceDelayMs))
         settings.brokerConfigs = brokerConfigEntries(config)
+        settings.encryptedListeners = Set(listeners.filter(\.securityProtocol.isEncrypted).map(\.name))
+        settings.allowCredentialChangesWithoutTLS = config.bool("rampart.insecure.allow.credential.changes.without.tls")
         return settings
     }
 }

@@ -1,6 +1,7 @@
 import KafkaProtocol
 import NIOCore
 import RampartBroker
+import RampartSASL
 import Testing
 
 /// Kafka's table "Operations and Resources on Protocols", API by API: `alice`, holding exactly the ACLs
@@ -193,6 +194,19 @@ import Testing
             let response = try await t.call(DescribeLogDirsRequest(topics: nil), version: 4, as: who)
             if response.errorCode != 0 { #expect(response.results.isEmpty) }
             return code(response.errorCode)
+        },
+        Case(api: .describeUserScramCredentials, label: "Describe Cluster", grants: [grant(.describe, .cluster, "kafka-cluster")],
+             allowed: .noError, denied: .clusterAuthorizationFailed) { t, who in
+            code(try await t.call(DescribeUserScramCredentialsRequest(users: nil), version: 0, as: who).errorCode)
+        },
+        Case(api: .alterUserScramCredentials, label: "Alter Cluster", grants: [grant(.alter, .cluster, "kafka-cluster")],
+             allowed: .noError, denied: .clusterAuthorizationFailed) { t, who in
+            let salt = Array("0123456789abcdef".utf8)
+            let salted = SCRAMCredential.saltedPassword(SASLPassword("pw"), salt: salt, iterations: 4096, mechanism: .sha256)
+            let response = try await t.call(AlterUserScramCredentialsRequest(upsertions: [
+                .init(name: "carol", mechanism: 1, iterations: 4096, salt: ByteBuffer(bytes: salt), saltedPassword: ByteBuffer(bytes: salted)),
+            ]), version: 0, as: who)
+            return code(response.results[0].errorCode)
         },
     ]
 

@@ -28,6 +28,7 @@ final class AuthorizedBroker: Sendable {
         let fixture = try await BrokerFixture.make(authorizer: authorizer) { settings in
             settings.offsetsTopicPartitions = 1
             settings.autoCreateTopics = true
+            settings.encryptedListeners = ["PLAINTEXT"]
         }
         let broker = AuthorizedBroker(fixture: fixture, authorizer: authorizer)
         try await broker.broker.createTopic(name: "orders", partitions: 2)

@@ -42,7 +42,7 @@ def free_loopback_port() -> int:
         return s.getsockname()[1]
 
 
-# Every principal may do everything: the default policy of test brokers (see BrokerProcess).
+# Every principal may do everything but Alter the cluster: the default policy of test brokers (see BrokerProcess).
 ALLOW_ALL_POLICY = """version: 1
 acls:
   - principal: "User:*"
@@ -57,9 +57,10 @@ acls:
     permission: allow
     operations: [All]
     resource: {type: transactional-id, name: "*"}
+  # Every cluster operation but Alter: managing users (and, later, ACLs) stays with super.users.
   - principal: "User:*"
     permission: allow
-    operations: [All]
+    operations: [Create, ClusterAction, DescribeConfigs, AlterConfigs, IdempotentWrite, Describe]
     resource: {type: cluster}
 """
 

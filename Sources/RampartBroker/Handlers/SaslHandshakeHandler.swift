@@ -1,0 +1,18 @@
+import KafkaProtocol
+
+/// SaslHandshake (key 17) outside an authentication phase: on a listener without SASL, or after the
+/// connection has authenticated (re-authentication, KIP-368, is not served yet). Kafka answers
+/// ILLEGAL_SASL_STATE. During authentication on a SASL listener the request never reaches the
+/// registry: `SaslServerAuthenticator` serves it.
+struct SaslHandshakeHandler: KafkaAPIHandler {
+    typealias Request = SaslHandshakeRequest
+    let supportedVersions: ClosedRange<Int16> = 0...1
+
+    func handle(_ request: SaslHandshakeRequest, context: RequestContext) async -> SaslHandshakeResponse? {
+        errorResponse(request, .illegalSaslState)
+    }
+
+    func errorResponse(_ request: SaslHandshakeRequest, _ error: KafkaErrorCode) -> SaslHandshakeResponse {
+        SaslHandshakeResponse(errorCode: error.rawValue, mechanisms: [])
+    }
+}
