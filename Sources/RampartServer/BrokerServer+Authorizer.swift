@@ -40,7 +40,7 @@ extension BrokerServer {
             logger.warning("allow.everyone.if.no.acl.found=true: every principal may use any resource no ACL mentions (rampart.insecure.allow.everyone=true)")
         }
         if settings.superUsers.isEmpty && snapshot.bindings.isEmpty && !settings.allowEveryoneIfNoAclFound {
-            logger.warning("the authorizer is on and nothing is granted: every request will be denied (set super.users or rampart.acl.policy.path)")
+            logger.warning("the authorizer is on and nothing is granted: every request will be denied (set super.users, or grant ACLs in rampart.acl.policy.path)")
         }
         return (authorizer, watcher)
     }
