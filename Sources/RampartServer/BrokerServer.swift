@@ -87,8 +87,24 @@ public final class BrokerServer: @unchecked Sendable {
                 logger.info("partition recovered", metadata: ["partition": "\(tp)", "truncatedBytes": "\(partitionReport.truncatedBytes)"])
             }
         }
+        // Bind before the broker exists (a port taken fails start-up early, and a listener on port 0
+        // advertises the port it got), but accept nothing until the broker is ready: the server
+        // channels start with autoRead off, and the connections' handlers read the broker from `slot`.
+        let slot = StartupSlot()
+        var bound: [(ListenerConfig, Channel)] = []
+        for listener in listeners {
+            let authentication = saslSettings[listener.name].map { settings in
+                SASLAuthentication(settings: settings, credentials: { await slot.broker.scramCredentialSnapshot() })
+            }
+            let channel = try await bind(listener, slot: slot, tls: listenerTLS[listener.name], sasl: authentication)
+            serverChannels.append(channel)
+            bound.append((listener, channel))
+            if let address = channel.localAddress { boundAddresses[listener.name] = address }
+        }
+
         let image = await store.current()
-        let settings = Self.brokerSettings(config, listeners: listeners)
+        let boundPorts = boundAddresses.compactMapValues { $0.port }
+        let settings = Self.brokerSettings(config, listeners: listeners, boundPorts: boundPorts)
         let broker = Broker(settings: settings, metadata: store, logs: logManager, producerIDBlockEnd: image.producerIDBlockEnd,
                             logger: logger, clock: { Int64(Date().timeIntervalSince1970 * 1000) }, authorizer: authorizer)
         try await broker.reconcileLogs()
@@ -99,14 +115,9 @@ public final class BrokerServer: @unchecked Sendable {
         backgroundTasks.append(Task { await groups.run() })
         backgroundTasks.append(Task { await broker.runOffsetsExpiration() })
 
-        let dispatcher = RequestDispatcher(registry: BrokerAPIs.registry(for: broker), logger: logger)
-        for listener in listeners {
-            let authentication = saslSettings[listener.name].map { settings in
-                SASLAuthentication(settings: settings, credentials: { await broker.scramCredentialSnapshot() })
-            }
-            let channel = try await bind(listener, dispatcher: dispatcher, tls: listenerTLS[listener.name], sasl: authentication)
-            serverChannels.append(channel)
-            if let address = channel.localAddress { boundAddresses[listener.name] = address }
+        slot.set(broker: broker, dispatcher: RequestDispatcher(registry: BrokerAPIs.registry(for: broker), logger: logger))
+        for (listener, channel) in bound {
+            try await channel.setOption(.autoRead, value: true).get()
             logger.info("listening", metadata: ["listener": "\(listener.name)", "address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
         }
         if let interval = config.int64("rampart.ssl.reload.interval.ms"), interval > 0, !listenerTLS.isEmpty {
@@ -136,7 +147,7 @@ public final class BrokerServer: @unchecked Sendable {
         var credentials: @Sendable () async -> SCRAMCredentialLookup
     }
 
-    private func bind(_ listener: ListenerConfig, dispatcher: RequestDispatcher, tls: ListenerTLS?, sasl: SASLAuthentication?) async throws -> Channel {
+    private func bind(_ listener: ListenerConfig, slot: StartupSlot, tls: ListenerTLS?, sasl: SASLAuthentication?) async throws -> Channel {
         let limits = config.socketRequestMaxBytes
         let idleMs = config.connectionsMaxIdleMs
         let maxPerIP = config.maxConnectionsPerIP
@@ -145,6 +156,7 @@ public final class BrokerServer: @unchecked Sendable {
         let logger = self.logger
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 512)
+            .serverChannelOption(.autoRead, value: false)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
@@ -163,6 +175,7 @@ public final class BrokerServer: @unchecked Sendable {
                 }
                 channel.closeFuture.whenComplete { _ in connections.closed(host: host, channel: channel) }
                 return channel.eventLoop.makeCompletedFuture {
+                    let dispatcher = slot.dispatcher
                     let info = ConnectionInfo(listenerName: listener.name, clientHost: host, principal: .anonymous)
                     let sync = channel.pipeline.syncOperations
                     if let tls {
@@ -266,11 +279,13 @@ public final class BrokerServer: @unchecked Sendable {
         }
     }
 
-    static func brokerSettings(_ config: BrokerConfig, listeners: [ListenerConfig]) -> BrokerSettings {
+    /// `boundPorts`: the ports the listeners got, by name; an advertised listener with port 0 (the
+    /// default when `advertised.listeners` is unset and a listener asked for any port) advertises it.
+    static func brokerSettings(_ config: BrokerConfig, listeners: [ListenerConfig], boundPorts: [String: Int] = [:]) -> BrokerSettings {
         let advertised = config.advertisedListeners.map { listener in
             AdvertisedListener(name: listener.name,
                                host: listener.host.isEmpty || listener.host == "0.0.0.0" ? "127.0.0.1" : listener.host,
-                               port: Int32(listener.port))
+                               port: Int32(listener.port == 0 ? boundPorts[listener.name] ?? 0 : listener.port))
         }
         var settings = BrokerSettings(nodeID: config.nodeID, advertisedListeners: advertised)
         settings.numPartitions = config.numPartitions
@@ -288,6 +303,28 @@ public final class BrokerServer: @unchecked Sendable {
         settings.encryptedListeners = Set(listeners.filter(\.securityProtocol.isEncrypted).map(\.name))
         settings.allowCredentialChangesWithoutTLS = config.bool("rampart.insecure.allow.credential.changes.without.tls")
         return settings
+    }
+}
+
+/// What connections need from a broker that is still starting: set once, before the listeners
+/// accept anything (their server channels start with autoRead off), read by every new connection.
+final class StartupSlot: Sendable {
+    private let state = Mutex<(Broker, RequestDispatcher)?>(nil)
+
+    func set(broker: Broker, dispatcher: RequestDispatcher) {
+        state.withLock { $0 = (broker, dispatcher) }
+    }
+
+    /// The broker; only called once listeners accept, i.e. after `set`.
+    var broker: Broker {
+        guard let broker = state.withLock({ $0?.0 }) else { preconditionFailure("a connection was accepted before the broker was ready") }
+        return broker
+    }
+
+    /// The request dispatcher; only called once listeners accept, i.e. after `set`.
+    var dispatcher: RequestDispatcher {
+        guard let dispatcher = state.withLock({ $0?.1 }) else { preconditionFailure("a connection was accepted before the broker was ready") }
+        return dispatcher
     }
 }
 

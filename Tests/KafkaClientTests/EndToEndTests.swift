@@ -250,3 +250,32 @@ final class TestBroker: @unchecked Sendable {
         return records
     }
 }
+
+@Suite struct EphemeralPortTests {
+    /// A listener on port 0 advertises the port it was given (as Kafka does), so clients can follow
+    /// Metadata to the broker.
+    @Test func listenerOnPortZeroAdvertisesTheBoundPort() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rampart-port0-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = try BrokerConfig(properties: [
+            "listeners": "PLAINTEXT://127.0.0.1:0", "log.dirs": directory.path, "rampart.insecure.allow.plaintext": "true",
+        ])
+        var logger = Logger(label: "port0")
+        logger.logLevel = .warning
+        let server = BrokerServer(config: config, logger: logger, eventLoopThreads: 1)
+        try await server.start()
+        let port = try #require(server.boundAddresses["PLAINTEXT"]?.port)
+        #expect(port != 0)
+        let cluster = KafkaCluster(config: ClientConfig(bootstrapServers: [BrokerAddress(host: "127.0.0.1", port: port)], requestTimeoutMs: 10_000))
+        do {
+            let snapshot = try await cluster.refreshMetadata(topics: nil)
+            #expect(snapshot.brokers.values.map(\.address.port) == [port])
+            _ = try await cluster.connection(to: 1)
+        } catch {
+            Issue.record("\(error)")
+        }
+        await cluster.close()
+        await server.shutdown(timeout: .seconds(2))
+    }
+}
