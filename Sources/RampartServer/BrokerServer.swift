@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import RampartBroker
+import RampartAuthorizer
 import RampartMetadata
 import RampartSASL
 import RampartStorage
@@ -15,13 +16,15 @@ import Synchronization
 /// write the clean-shutdown markers).
 public final class BrokerServer: @unchecked Sendable {
     public let config: BrokerConfig
-    private let logger: Logger
+    let logger: Logger
     private let group: MultiThreadedEventLoopGroup
     private var serverChannels: [Channel] = []
     private let connections = ConnectionRegistry()
     public private(set) var broker: Broker?
     private var backgroundTasks: [Task<Void, Never>] = []
     private var listenerTLS: [ListenerTLS] = []
+    /// Keeps the authorizer's file ACLs in step with `rampart.acl.policy.path`.
+    var policyWatcher: PolicyWatcher?
     /// Held while the broker runs, so offline tools do not write under it.
     private var dataDirectoryLocks: [DataDirectoryLock] = []
 
@@ -53,6 +56,8 @@ public final class BrokerServer: @unchecked Sendable {
         if !inert.isEmpty {
             logger.warning("these keys are accepted for compatibility but not acted on by this build: \(inert.joined(separator: ", "))")
         }
+        let (authorizer, policyWatcher) = try makeAuthorizer()
+        self.policyWatcher = policyWatcher
         for listener in listeners where listener.securityProtocol == .plaintext {
             logger.warning("PLAINTEXT listener \(listener.name) on \(listener.host.isEmpty ? "*" : listener.host):\(listener.port): traffic is NOT encrypted and clients are NOT authenticated (rampart.insecure.allow.plaintext=true)")
         }
@@ -101,7 +106,7 @@ public final class BrokerServer: @unchecked Sendable {
         let boundPorts = boundAddresses.compactMapValues { $0.port }
         let settings = Self.brokerSettings(config, listeners: listeners, boundPorts: boundPorts)
         let broker = Broker(settings: settings, metadata: store, logs: logManager, producerIDBlockEnd: image.producerIDBlockEnd,
-                            logger: logger, clock: { Int64(Date().timeIntervalSince1970 * 1000) })
+                            logger: logger, clock: { Int64(Date().timeIntervalSince1970 * 1000) }, authorizer: authorizer)
         try await broker.reconcileLogs()
         try await broker.loadOffsets()
         await logManager.startBackgroundTasks()
@@ -121,6 +126,15 @@ public final class BrokerServer: @unchecked Sendable {
                     try? await Task.sleep(for: .milliseconds(interval))
                     if Task.isCancelled { break }
                     self?.reloadTLS(force: false)
+                }
+            })
+        }
+        if let interval = config.int64("rampart.acl.policy.reload.interval.ms"), interval > 0, policyWatcher != nil {
+            backgroundTasks.append(Task { [weak self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(interval))
+                    if Task.isCancelled { break }
+                    self?.reloadPolicy(force: false)
                 }
             })
         }
@@ -286,8 +300,6 @@ public final class BrokerServer: @unchecked Sendable {
             maxSessionTimeoutMs: Int32(config.int("group.max.session.timeout.ms") ?? 1_800_000),
             initialRebalanceDelayMs: Int32(config.groupInitialRebalanceDelayMs))
         settings.brokerConfigs = brokerConfigEntries(config)
-        settings.superUsers = Set((config.string("super.users") ?? "").split(separator: ";")
-            .compactMap { KafkaPrincipal(parsing: $0.trimmingCharacters(in: .whitespaces)) })
         settings.encryptedListeners = Set(listeners.filter(\.securityProtocol.isEncrypted).map(\.name))
         settings.allowCredentialChangesWithoutTLS = config.bool("rampart.insecure.allow.credential.changes.without.tls")
         return settings

@@ -15,6 +15,8 @@ final class TestBroker: @unchecked Sendable {
 
     /// A broker with one listener of `securityProtocol` on 127.0.0.1; `extra` adds or overrides
     /// server properties (`ssl.*` for an SSL listener; `{port}` in a value is the listener's port).
+    /// The authorizer is off unless `extra` switches it on (`rampart.authorizer.enabled=true`): these
+    /// tests are about the client, the authorizer has its own.
     static func start(securityProtocol: String = "PLAINTEXT", extra: [String: String] = [:]) async throws -> TestBroker {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rampart-client-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -26,6 +28,7 @@ final class TestBroker: @unchecked Sendable {
             "num.partitions": "3",
         ]
         if securityProtocol == "PLAINTEXT" { properties["rampart.insecure.allow.plaintext"] = "true" }
+        properties["rampart.authorizer.enabled"] = "false"
         for (key, value) in extra { properties[key] = value.replacingOccurrences(of: "{port}", with: "\(port)") }
         let config = try BrokerConfig(properties: properties)
         var logger = Logger(label: "e2e-broker")
