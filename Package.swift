@@ -77,6 +77,7 @@ let package = Package(
             name: "RampartCLI",
             dependencies: [
                 "RampartServer", "RampartBroker", "KafkaProtocol", "KafkaClient", "RampartTLS", "RampartSASL", "RampartMetadata",
+                "RampartAuthorizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -87,6 +87,8 @@ public final class Broker: Sendable {
     /// Serialises changes to topics (create, delete, partitions, configs) so the metadata store and the
     /// live logs see them in the same order.
     let topicChanges = AsyncSerialQueue()
+    /// Serialises dynamic ACL changes so the metadata store and the authorizer see them in one order.
+    let aclChanges = AsyncSerialQueue()
     /// Signalled after every append, for fetch long polls.
     public let appended = AppendSignal()
     /// Decides, per request, what its principal may do (see `Broker+Authorization.swift`): every

@@ -117,17 +117,40 @@ public struct StoredSCRAMCredential: Hashable, Sendable, Codable, CustomStringCo
     public var customMirror: Mirror { Mirror(self, children: ["iterations": iterations], displayStyle: .struct) }
 }
 
+/// One dynamic ACL as stored (created over CreateAcls or `rampart acl add`): Kafka's wire codes for
+/// the resource type, pattern type, operation and permission, so the store needs no ACL model.
+public struct StoredAcl: Hashable, Sendable, Codable {
+    public var resourceType: Int8
+    public var resourceName: String
+    public var patternType: Int8
+    public var principal: String
+    public var host: String
+    public var operation: Int8
+    public var permission: Int8
+
+    public init(resourceType: Int8, resourceName: String, patternType: Int8, principal: String, host: String, operation: Int8, permission: Int8) {
+        self.resourceType = resourceType
+        self.resourceName = resourceName
+        self.patternType = patternType
+        self.principal = principal
+        self.host = host
+        self.operation = operation
+        self.permission = permission
+    }
+}
+
 /// The whole cluster metadata image. Every change produces a new image with a higher `epoch`.
 public struct ClusterMetadata: Hashable, Sendable, Codable {
     /// The newest format version this build reads. 2 added `scramCredentials`: an image is written with
     /// the lowest version that holds its content (2 once it has credentials), so a downgraded broker
     /// refuses an image with users rather than silently dropping them, and reads any other.
-    public static let formatVersion = 2
+    /// 3 added `acls` (written as 3 only when there are dynamic ACLs).
+    public static let formatVersion = 3
 
     /// The version the image was read with (new images: the newest).
     public var formatVersion: Int
     /// The version written: the lowest that can hold the content.
-    public var requiredFormatVersion: Int { scramCredentials.isEmpty ? 1 : 2 }
+    public var requiredFormatVersion: Int { !acls.isEmpty ? 3 : scramCredentials.isEmpty ? 1 : 2 }
     public var clusterID: String
     /// Incremented by every committed change.
     public var epoch: Int64
@@ -138,6 +161,8 @@ public struct ClusterMetadata: Hashable, Sendable, Codable {
     public var producerIDBlockEnd: Int64 = 0
     /// SCRAM credentials by user name, then by mechanism name (`SCRAM-SHA-256`, `SCRAM-SHA-512`).
     public var scramCredentials: [String: [String: StoredSCRAMCredential]] = [:]
+    /// Dynamic ACLs, in creation order, without duplicates.
+    public var acls: [StoredAcl] = []
 
     public init(clusterID: String, epoch: Int64 = 0, topics: [String: TopicMetadata] = [:], brokerConfigs: [String: [String: String]] = [:]) {
         self.formatVersion = Self.formatVersion
@@ -148,7 +173,7 @@ public struct ClusterMetadata: Hashable, Sendable, Codable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case formatVersion, clusterID, epoch, topics, brokerConfigs, producerIDBlockEnd, scramCredentials
+        case formatVersion, clusterID, epoch, topics, brokerConfigs, producerIDBlockEnd, scramCredentials, acls
     }
 
     public init(from decoder: Decoder) throws {
@@ -160,6 +185,7 @@ public struct ClusterMetadata: Hashable, Sendable, Codable {
         brokerConfigs = try c.decodeIfPresent([String: [String: String]].self, forKey: .brokerConfigs) ?? [:]
         producerIDBlockEnd = try c.decodeIfPresent(Int64.self, forKey: .producerIDBlockEnd) ?? 0
         scramCredentials = try c.decodeIfPresent([String: [String: StoredSCRAMCredential]].self, forKey: .scramCredentials) ?? [:]
+        acls = try c.decodeIfPresent([StoredAcl].self, forKey: .acls) ?? []
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -171,6 +197,7 @@ public struct ClusterMetadata: Hashable, Sendable, Codable {
         try c.encode(brokerConfigs, forKey: .brokerConfigs)
         try c.encode(producerIDBlockEnd, forKey: .producerIDBlockEnd)
         if !scramCredentials.isEmpty { try c.encode(scramCredentials, forKey: .scramCredentials) }
+        if !acls.isEmpty { try c.encode(acls, forKey: .acls) }
     }
 
     /// A topic by id.

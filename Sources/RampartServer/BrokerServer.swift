@@ -107,6 +107,7 @@ public final class BrokerServer: @unchecked Sendable {
         let settings = Self.brokerSettings(config, listeners: listeners, boundPorts: boundPorts)
         let broker = Broker(settings: settings, metadata: store, logs: logManager, producerIDBlockEnd: image.producerIDBlockEnd,
                             logger: logger, clock: { Int64(Date().timeIntervalSince1970 * 1000) }, authorizer: authorizer)
+        await broker.loadDynamicAcls()
         try await broker.reconcileLogs()
         try await broker.loadOffsets()
         await logManager.startBackgroundTasks()

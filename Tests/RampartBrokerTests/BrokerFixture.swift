@@ -32,6 +32,7 @@ struct BrokerFixture {
         let broker = Broker(settings: settings, metadata: store, logs: logs,
                             producerIDBlockEnd: await store.current().producerIDBlockEnd,
                             logger: Logger(label: "test"), clock: { Int64(Date().timeIntervalSince1970 * 1000) }, authorizer: authorizer)
+        await broker.loadDynamicAcls()
         try await broker.reconcileLogs()
         return BrokerFixture(directory: directory, broker: broker, registry: BrokerAPIs.registry(for: broker))
     }
