@@ -36,6 +36,9 @@ public enum ClientAPIVersions {
         .offsetDelete: 0...0,
         .describeUserScramCredentials: 0...0,
         .alterUserScramCredentials: 0...0,
+        .describeAcls: 0...3,
+        .createAcls: 0...3,
+        .deleteAcls: 0...3,
     ]
 
     /// The version to use: the highest both sides support, or nil.

@@ -108,10 +108,10 @@ def test_acls_survive_a_restart(broker, pki):
 
 
 def test_file_acls_cannot_be_deleted(broker, pki):
+    """librdkafka does not surface DeleteAcls' per-ACL errors: the file ACL is listed among the matches, but
+    it stays (`rampart acl remove` shows the broker's message, see test_rampart_acl_cli)."""
     admin = AdminClient(config(broker, pki, "admin"))
-    with pytest.raises(KafkaException) as refused:
-        list(admin.delete_acls([every("User:bob")]).values())[0].result(timeout=10)
-    assert "base.yaml:3" in str(refused.value)
+    list(admin.delete_acls([every("User:bob")]).values())[0].result(timeout=10)
     assert len(admin.describe_acls(every("User:bob")).result(timeout=10)) == 1
 
 
@@ -120,9 +120,9 @@ def test_only_alter_on_the_cluster_changes_acls(broker, pki):
     with pytest.raises(KafkaException) as refused:
         alice.create_acls([alice_acl()])[alice_acl()].result(timeout=10)
     assert refused.value.args[0].code() == KafkaError.CLUSTER_AUTHORIZATION_FAILED
-    with pytest.raises(KafkaException) as refused:
-        alice.describe_acls(every()).result(timeout=10)
-    assert refused.value.args[0].code() == KafkaError.CLUSTER_AUTHORIZATION_FAILED
+    # DescribeAcls answers CLUSTER_AUTHORIZATION_FAILED with no ACLs (AclHandlerTests checks the code);
+    # librdkafka drops that top-level error and reports an empty list: nothing leaks either way.
+    assert alice.describe_acls(every()).result(timeout=10) == []
 
 
 def test_invalid_acls_are_refused(broker, pki):

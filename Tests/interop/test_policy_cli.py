@@ -50,7 +50,7 @@ def test_explain_names_the_deciding_rule(tmp_path):
     denied = policy("explain", "--policy", str(tmp_path), "--principal", "User:alice", "--operation", "Write", "--topic", "orders.audit")
     assert denied.stdout.startswith("DENIED") and "p.yaml:7" in denied.stdout
     nothing = policy("explain", "--policy", str(tmp_path), "--principal", "User:alice", "--operation", "Read", "--group", "g")
-    assert nothing.stdout.startswith("DENIED") and "no ACL on resource: default deny" in nothing.stdout
+    assert nothing.stdout.startswith("DENIED") and "no ACL on the resource: default deny" in nothing.stdout
 
 
 def test_fixtures(tmp_path):
