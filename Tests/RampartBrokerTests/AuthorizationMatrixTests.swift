@@ -195,6 +195,23 @@ import Testing
             if response.errorCode != 0 { #expect(response.results.isEmpty) }
             return code(response.errorCode)
         },
+        Case(api: .describeAcls, label: "Describe Cluster", grants: [grant(.describe, .cluster, "kafka-cluster")],
+             allowed: .noError, denied: .clusterAuthorizationFailed) { t, who in
+            code(try await t.call(DescribeAclsRequest(resourceTypeFilter: 1, resourceNameFilter: nil, patternTypeFilter: 1, principalFilter: nil,
+                                                      hostFilter: nil, operation: 1, permissionType: 1), version: 3, as: who).errorCode)
+        },
+        Case(api: .createAcls, label: "Alter Cluster", grants: [grant(.alter, .cluster, "kafka-cluster")],
+             allowed: .noError, denied: .clusterAuthorizationFailed) { t, who in
+            code(try await t.call(CreateAclsRequest(creations: [.init(resourceType: 2, resourceName: "orders", resourcePatternType: 3,
+                                                                      principal: "User:carol", host: "*", operation: 3, permissionType: 3)]),
+                                  version: 3, as: who).results[0].errorCode)
+        },
+        Case(api: .deleteAcls, label: "Alter Cluster", grants: [grant(.alter, .cluster, "kafka-cluster")],
+             allowed: .noError, denied: .clusterAuthorizationFailed) { t, who in
+            code(try await t.call(DeleteAclsRequest(filters: [.init(resourceTypeFilter: 1, resourceNameFilter: nil, patternTypeFilter: 1,
+                                                                    principalFilter: "User:carol", hostFilter: nil, operation: 1, permissionType: 1)]),
+                                  version: 3, as: who).filterResults[0].errorCode)
+        },
         Case(api: .describeUserScramCredentials, label: "Describe Cluster", grants: [grant(.describe, .cluster, "kafka-cluster")],
              allowed: .noError, denied: .clusterAuthorizationFailed) { t, who in
             code(try await t.call(DescribeUserScramCredentialsRequest(users: nil), version: 0, as: who).errorCode)
