@@ -103,10 +103,12 @@ public struct AuthorizationEvent: Sendable {
     public var matchedRule: AclBinding?
     /// `AclSnapshot.fingerprint` of the policy that decided.
     public var policyFingerprint: String
+    /// For an allowed change, what was changed (e.g. `CreateAcls Topic:LITERAL:orders (principal=…)`).
+    public var action: String?
 
     public init(timeMs: Int64, principal: KafkaPrincipal, clientHost: String, listener: String, apiKey: Int16, apiName: String,
                 operation: AclOperation, resourceType: AclResourceType, resourceName: String, decision: AuthorizationDecision,
-                matchedRule: AclBinding?, policyFingerprint: String) {
+                matchedRule: AclBinding?, policyFingerprint: String, action: String? = nil) {
         self.timeMs = timeMs
         self.principal = principal
         self.clientHost = clientHost
@@ -119,5 +121,6 @@ public struct AuthorizationEvent: Sendable {
         self.decision = decision
         self.matchedRule = matchedRule
         self.policyFingerprint = policyFingerprint
+        self.action = action
     }
 }

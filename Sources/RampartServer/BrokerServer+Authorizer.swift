@@ -26,6 +26,16 @@ extension BrokerServer {
                 throw StartupError(description: "rampart.acl.policy.path: \(error)")
             }
         }
+        if let auditPath = config.string("rampart.audit.log.path") {
+            do {
+                let audit = try AuditLog(path: auditPath)
+                authorizer.setAuditSink(audit)
+                auditLog = audit
+                logger.info("audit log", metadata: ["path": "\(auditPath)"])
+            } catch {
+                throw StartupError(description: "rampart.audit.log.path: \(error)")
+            }
+        }
         let snapshot = authorizer.snapshot
         guard settings.enabled else {
             logger.warning("the authorizer is disabled (rampart.authorizer.enabled=false): every request of every client is allowed")

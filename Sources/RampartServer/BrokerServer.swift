@@ -25,6 +25,8 @@ public final class BrokerServer: @unchecked Sendable {
     private var listenerTLS: [ListenerTLS] = []
     /// Keeps the authorizer's file ACLs in step with `rampart.acl.policy.path`.
     var policyWatcher: PolicyWatcher?
+    /// `rampart.audit.log.path`, when set (flushed at shutdown).
+    var auditLog: AuditLog?
     /// Held while the broker runs, so offline tools do not write under it.
     private var dataDirectoryLocks: [DataDirectoryLock] = []
 
@@ -242,6 +244,7 @@ public final class BrokerServer: @unchecked Sendable {
             }
         }
         try? await group.shutdownGracefully()
+        auditLog?.flush()
         dataDirectoryLocks = []
         logger.info("stopped")
     }

@@ -142,6 +142,8 @@ public enum BrokerConfigKeys {
               "Check every request against the ACLs (policy files, dynamic ACLs, super.users). false allows everything."),
         .init("rampart.acl.policy.path", .string, default: nil,
               "A policy file, or a directory of *.yaml/*.yml policy files, declaring ACLs. Watched: valid changes apply within 2 s."),
+        .init("rampart.audit.log.path", .string, default: nil,
+              "The audit log: JSON lines (mode 0600) for every denied request and every allowed ACL change, hash-chained (rampart audit verify)."),
         .init("rampart.acl.policy.reload.interval.ms", .long(0...60_000), default: "500",
               "How often the policy files are checked for changes (a change applies once stable for one interval; 0: only on SIGHUP)."),
         // TLS (SSL and SASL_SSL listeners); each may be set per listener as listener.name.<name>.<key>.

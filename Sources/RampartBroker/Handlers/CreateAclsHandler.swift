@@ -11,7 +11,8 @@ struct CreateAclsHandler: KafkaAPIHandler {
     let supportedVersions: ClosedRange<Int16> = 0...3
 
     func handle(_ request: CreateAclsRequest, context: RequestContext) async -> CreateAclsResponse? {
-        guard broker.authorization(context).allowsCluster(.alter) else {
+        let authorization = broker.authorization(context)
+        guard authorization.allowsCluster(.alter) else {
             return errorResponse(request, .clusterAuthorizationFailed, RequestAuthorization.message(.clusterAuthorizationFailed))
         }
         var results: [CreateAclsResponse.AclCreationResult] = []
@@ -38,6 +39,7 @@ struct CreateAclsHandler: KafkaAPIHandler {
             }
             return CreateAclsResponse(results: results)
         }
+        authorization.auditAclChanges("CreateAcls", valid)
         broker.logger.info("ACLs created", metadata: [
             "principal": "\(context.principal)", "acls": "\(valid.map { "\($0.pattern) \($0.entry)" })",
             "fingerprint": "\(broker.authorizer.snapshot.fingerprint)",

@@ -12,7 +12,8 @@ struct DeleteAclsHandler: KafkaAPIHandler {
     let supportedVersions: ClosedRange<Int16> = 0...3
 
     func handle(_ request: DeleteAclsRequest, context: RequestContext) async -> DeleteAclsResponse? {
-        guard broker.authorization(context).allowsCluster(.alter) else {
+        let authorization = broker.authorization(context)
+        guard authorization.allowsCluster(.alter) else {
             return errorResponse(request, .clusterAuthorizationFailed, RequestAuthorization.message(.clusterAuthorizationFailed))
         }
         let acls = broker.allAcls()
@@ -33,7 +34,9 @@ struct DeleteAclsHandler: KafkaAPIHandler {
         var deleted = Set<AclRuleKey>()
         if !doomed.isEmpty {
             do {
-                deleted = Set(try await broker.deleteAcls(doomed).map(\.rule))
+                let removed = try await broker.deleteAcls(doomed)
+                deleted = Set(removed.map(\.rule))
+                authorization.auditAclChanges("DeleteAcls", removed)
             } catch {
                 broker.logger.error("DeleteAcls: the metadata store refused the change: \(error)")
                 return errorResponse(request, .unknownServerError, "The ACLs could not be deleted: \(error)")
