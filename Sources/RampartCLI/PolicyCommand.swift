@@ -7,7 +7,7 @@ struct PolicyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
         abstract: "Check ACL policy files and explain decisions, offline.",
-        subcommands: [Check.self, Explain.self, Test.self]
+        subcommands: [Check.self, Explain.self, Test.self, Diff.self]
     )
 
     struct Check: AsyncParsableCommand {
@@ -118,6 +118,46 @@ struct PolicyCommand: AsyncParsableCommand {
             }
             print("\(suite.cases.count - failures) passed, \(failures) failed")
             if failures > 0 { throw ExitCode(1) }
+        }
+    }
+
+    struct Diff: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "What changing a policy from OLD to NEW grants and revokes (rules added and removed, by permission).",
+            discussion: "A rule is a resource pattern with principal, host, operation and permission; moving it between files or lines is not a change.")
+        @Argument(help: "The policy in force (file or directory).") var old: String
+        @Argument(help: "The proposed policy (file or directory).") var new: String
+
+        func run() async throws {
+            let before: [AclBinding], after: [AclBinding]
+            do {
+                before = try PolicyPath.load(old)
+                after = try PolicyPath.load(new)
+            } catch {
+                printError("\(error)")
+                throw ExitCode(1)
+            }
+            let oldRules = Set(before.map(\.rule)), newRules = Set(after.map(\.rule))
+            let added = Self.unique(after.filter { !oldRules.contains($0.rule) })
+            let removed = Self.unique(before.filter { !newRules.contains($0.rule) })
+            func show(_ title: String, _ bindings: [AclBinding]) {
+                guard !bindings.isEmpty else { return }
+                print(title)
+                for b in bindings {
+                    print("  \(b.entry.permission.kafkaName.uppercased()) \(b.entry.operation.kafkaName) for \(b.entry.principal) from \(b.entry.host) on \(b.pattern) (\(b.source))")
+                }
+            }
+            show("grants (ALLOW added):", added.filter { $0.entry.permission == .allow })
+            show("revokes (ALLOW removed):", removed.filter { $0.entry.permission == .allow })
+            show("revokes (DENY added):", added.filter { $0.entry.permission == .deny })
+            show("grants back (DENY removed):", removed.filter { $0.entry.permission == .deny })
+            if added.isEmpty && removed.isEmpty { print("no change in what the policy grants") }
+            print("\(added.count) rule\(added.count == 1 ? "" : "s") added, \(removed.count) removed")
+        }
+
+        private static func unique(_ bindings: [AclBinding]) -> [AclBinding] {
+            var seen = Set<AclRuleKey>()
+            return bindings.filter { seen.insert($0.rule).inserted }
         }
     }
 }

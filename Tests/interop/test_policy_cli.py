@@ -69,3 +69,22 @@ tests:
     fixtures.write_text(fixtures.read_text() + "  - {principal: User:bob, operation: Read, resource: {type: topic, name: x}, expect: allow}\n")
     failed = policy("test", str(fixtures))
     assert failed.returncode == 1 and "FAIL test 4" in failed.stdout and "3 passed, 1 failed" in failed.stdout
+
+
+def test_diff(tmp_path):
+    old = tmp_path / "old.yaml"
+    old.write_text(POLICY)
+    new = tmp_path / "new"
+    new.mkdir()
+    (new / "a.yaml").write_text(POLICY.replace("name: orders.audit", "name: orders.secret")
+                                + "  - principal: User:carol\n    permission: allow\n    operations: [Read]\n"
+                                  "    resource: {type: group, name: g}\n")
+    diff = policy("diff", str(old), str(new))
+    assert diff.returncode == 0, diff.stderr
+    out = diff.stdout
+    assert "grants (ALLOW added):\n  ALLOW Read for User:carol from * on Group:LITERAL:g" in out
+    assert "revokes (DENY added):\n  DENY Write for User:* from * on Topic:LITERAL:orders.secret" in out
+    assert "grants back (DENY removed):\n  DENY Write for User:* from * on Topic:LITERAL:orders.audit" in out
+    assert "2 rules added, 1 removed" in out
+    same = policy("diff", str(old), str(old))
+    assert "no change" in same.stdout
