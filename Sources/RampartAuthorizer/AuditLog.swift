@@ -26,17 +26,24 @@ public final class AuditLog: AuthorizationAuditSink, Sendable {
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw AuditLogError("cannot open the audit log \(path): \(String(cString: strerror(errno)))") }
         self.fd = fd
-        var previous = Self.genesis
-        if let data = FileManager.default.contents(atPath: path), !data.isEmpty {
-            let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true)
-            if let lastLine = lines.last { previous = SHA256Digest.hex(lastLine) }
-        }
-        last = Mutex(previous)
+        last = Mutex(Self.lastLineHash(path: path))
     }
 
     deinit { close(fd) }
 
-    /// Events that could not be written (logged by the caller's logger is not possible here; counted).
+    /// The hash of the file's last non-empty line (the genesis value for an empty file), reading only
+    /// the file's tail (up to 1 MiB: an event line is far shorter).
+    static func lastLineHash(path: String) -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return genesis }
+        defer { try? handle.close() }
+        guard let size = try? handle.seekToEnd(), size > 0 else { return genesis }
+        let start = size > 1 << 20 ? size - (1 << 20) : 0
+        guard (try? handle.seek(toOffset: start)) != nil, let tail = try? handle.readToEnd() else { return genesis }
+        let lines = tail.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true)
+        return lines.last.map { SHA256Digest.hex($0) } ?? genesis
+    }
+
+    /// Events that could not be written (disk full, I/O error) since the log was opened.
     public var writeFailures: Int { failures.load(ordering: .relaxed) }
 
     public func record(_ event: AuthorizationEvent) {
