@@ -92,6 +92,7 @@ public final class AuditLog: AuthorizationAuditSink, Sendable {
             fields["rule"] = "\(rule.entry.permission.kafkaName.uppercased()) \(rule.entry.operation.kafkaName) for \(rule.entry.principal) from \(rule.entry.host) on \(rule.pattern) (\(rule.source))"
         }
         if let action = event.action { fields["action"] = action }
+        if !event.enforced { fields["mode"] = "shadow" }
         let data = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
     }

@@ -8,10 +8,15 @@ public struct AuthorizerConfig: Sendable, Equatable {
     /// Allow a request on a resource no ACL mentions at all (`allow.everyone.if.no.acl.found`).
     public var allowEveryoneIfNoAclFound: Bool
 
-    public init(enabled: Bool = true, superUsers: [KafkaPrincipal] = [], allowEveryoneIfNoAclFound: Bool = false) {
+    /// `rampart.authorizer.mode=shadow`: a request the ACLs deny is audited (and logged) as a denial but
+    /// served anyway, for a safe rollout of a policy. `enforce` (false) is the default.
+    public var shadow: Bool
+
+    public init(enabled: Bool = true, superUsers: [KafkaPrincipal] = [], allowEveryoneIfNoAclFound: Bool = false, shadow: Bool = false) {
         self.enabled = enabled
         self.superUsers = superUsers
         self.allowEveryoneIfNoAclFound = allowEveryoneIfNoAclFound
+        self.shadow = shadow
     }
 
     /// Parses Kafka's `super.users`: principals separated by `;` (blanks around them ignored).

@@ -105,10 +105,12 @@ public struct AuthorizationEvent: Sendable {
     public var policyFingerprint: String
     /// For an allowed change, what was changed (e.g. `CreateAcls Topic:LITERAL:orders (principal=…)`).
     public var action: String?
+    /// False for a denial in shadow mode (`rampart.authorizer.mode=shadow`): recorded, but served.
+    public var enforced: Bool
 
     public init(timeMs: Int64, principal: KafkaPrincipal, clientHost: String, listener: String, apiKey: Int16, apiName: String,
                 operation: AclOperation, resourceType: AclResourceType, resourceName: String, decision: AuthorizationDecision,
-                matchedRule: AclBinding?, policyFingerprint: String, action: String? = nil) {
+                matchedRule: AclBinding?, policyFingerprint: String, action: String? = nil, enforced: Bool = true) {
         self.timeMs = timeMs
         self.principal = principal
         self.clientHost = clientHost
@@ -122,5 +124,6 @@ public struct AuthorizationEvent: Sendable {
         self.matchedRule = matchedRule
         self.policyFingerprint = policyFingerprint
         self.action = action
+        self.enforced = enforced
     }
 }

@@ -15,11 +15,15 @@ struct RequestAuthorization {
     let context: RequestContext
 
     /// Whether the request's principal may perform `operation` on the resource.
+    /// In shadow mode (`rampart.authorizer.mode=shadow`) a denial is recorded but the answer is yes.
     func allows(_ operation: AclOperation, _ type: AclResourceType, _ name: String, audit: Bool = true) -> Bool {
         let decision = snapshot.authorize(context.principal, host: context.clientHost, operation: operation, type, name)
         if !decision.isAllowed && audit { denied(decision, operation, type, name) }
-        return decision.isAllowed
+        return decision.isAllowed || isShadow
     }
+
+    /// Whether denials are only recorded, not enforced (`rampart.authorizer.mode=shadow`).
+    var isShadow: Bool { snapshot.config.shadow }
 
     /// Whether the request's principal may perform `operation` on the Cluster.
     func allowsCluster(_ operation: AclOperation, audit: Bool = true) -> Bool {
@@ -31,7 +35,7 @@ struct RequestAuthorization {
     func allowsAny(_ operation: AclOperation, _ type: AclResourceType, audit: Bool = true) -> Bool {
         let decision = snapshot.authorizeByResourceType(context.principal, host: context.clientHost, operation: operation, type)
         if !decision.isAllowed && audit { denied(decision, operation, type, "*") }
-        return decision.isAllowed
+        return decision.isAllowed || isShadow
     }
 
     /// Kafka's `authorizedOperations` bit field for a resource.
@@ -42,7 +46,7 @@ struct RequestAuthorization {
     /// Records a denial that was decided elsewhere (e.g. the combined IdempotentWrite check).
     func denied(_ decision: AuthorizationDecision, _ operation: AclOperation, _ type: AclResourceType, _ name: String) {
         let rule = snapshot.matchedBinding(decision)
-        broker.logger.debug("authorization denied", metadata: [
+        broker.logger.debug(isShadow ? "authorization denied (shadow mode: served anyway)" : "authorization denied", metadata: [
             "principal": "\(context.principal)", "host": "\(context.clientHost)", "listener": "\(context.listenerName)",
             "api": "\(context.apiKey.name)", "operation": "\(operation.kafkaName)", "resource": "\(type.kafkaName):\(name)",
             "reason": "\(Self.reason(decision, rule))",
@@ -50,7 +54,8 @@ struct RequestAuthorization {
         broker.authorizer.recordDenial(AuthorizationEvent(
             timeMs: broker.clock(), principal: context.principal, clientHost: context.clientHost, listener: context.listenerName,
             apiKey: context.apiKey.rawValue, apiName: context.apiKey.name, operation: operation, resourceType: type,
-            resourceName: name, decision: decision, matchedRule: rule, policyFingerprint: snapshot.fingerprint))
+            resourceName: name, decision: decision, matchedRule: rule, policyFingerprint: snapshot.fingerprint,
+            enforced: !isShadow))
     }
 
     private static func reason(_ decision: AuthorizationDecision, _ rule: AclBinding?) -> String {

@@ -7,7 +7,8 @@ extension BrokerServer {
         AuthorizerConfig(
             enabled: config.bool("rampart.authorizer.enabled"),
             superUsers: (try? AuthorizerConfig.parseSuperUsers(config.string("super.users") ?? "")) ?? [],
-            allowEveryoneIfNoAclFound: config.bool("allow.everyone.if.no.acl.found"))
+            allowEveryoneIfNoAclFound: config.bool("allow.everyone.if.no.acl.found"),
+            shadow: config.string("rampart.authorizer.mode") == "shadow")
     }
 
     /// Builds the authorizer and loads `rampart.acl.policy.path`; a policy that does not load stops
@@ -46,6 +47,9 @@ extension BrokerServer {
             "superUsers": "\(settings.superUsers.map(\.description).joined(separator: ";"))",
             "allowEveryoneIfNoAclFound": "\(settings.allowEveryoneIfNoAclFound)",
         ])
+        if settings.shadow {
+            logger.warning("rampart.authorizer.mode=shadow: requests the ACLs deny are logged and audited but SERVED (use enforce once the policy is right)")
+        }
         if settings.allowEveryoneIfNoAclFound {
             logger.warning("allow.everyone.if.no.acl.found=true: every principal may use any resource no ACL mentions (rampart.insecure.allow.everyone=true)")
         }

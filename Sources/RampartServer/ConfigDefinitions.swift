@@ -142,6 +142,8 @@ public enum BrokerConfigKeys {
               "Check every request against the ACLs (policy files, dynamic ACLs, super.users). false allows everything."),
         .init("rampart.acl.policy.path", .string, default: nil,
               "A policy file, or a directory of *.yaml/*.yml policy files, declaring ACLs. Watched: valid changes apply within 2 s."),
+        .init("rampart.authorizer.mode", .choice(["enforce", "shadow"]), default: "enforce",
+              "enforce: denied requests are refused. shadow: they are logged and audited (mode=shadow) but served, for a safe rollout."),
         .init("rampart.audit.log.path", .string, default: nil,
               "The audit log: JSON lines (mode 0600) for every denied request and every allowed ACL change, hash-chained (rampart audit verify)."),
         .init("rampart.acl.policy.reload.interval.ms", .long(0...60_000), default: "500",

@@ -20,11 +20,13 @@ struct InitProducerIdHandler: KafkaAPIHandler {
             }
             return errorResponse(request, .unsupportedVersion)
         }
-        guard authorization.allowsCluster(.idempotentWrite, audit: false) || authorization.allowsAny(.write, .topic, audit: false) else {
-            authorization.denied(authorization.snapshot.authorize(context.principal, host: context.clientHost, operation: .idempotentWrite,
-                                                                  .cluster, ResourcePattern.clusterName),
-                                 .idempotentWrite, .cluster, ResourcePattern.clusterName)
-            return errorResponse(request, .clusterAuthorizationFailed)
+        let snapshot = authorization.snapshot
+        let idempotentWrite = snapshot.authorize(context.principal, host: context.clientHost, operation: .idempotentWrite,
+                                                 .cluster, ResourcePattern.clusterName)
+        if !idempotentWrite.isAllowed
+            && !snapshot.authorizeByResourceType(context.principal, host: context.clientHost, operation: .write, .topic).isAllowed {
+            authorization.denied(idempotentWrite, .idempotentWrite, .cluster, ResourcePattern.clusterName)
+            if !authorization.isShadow { return errorResponse(request, .clusterAuthorizationFailed) }
         }
         do {
             let id = try await broker.producerIDs.allocate()
