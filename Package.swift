@@ -63,7 +63,7 @@ let package = Package(
         .target(
             name: "KafkaClient",
             dependencies: [
-                "KafkaProtocol", "RampartProperties", "RampartTLS",
+                "KafkaProtocol", "RampartProperties", "RampartTLS", "RampartSASL",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -161,7 +161,7 @@ let package = Package(
         .testTarget(
             name: "KafkaClientTests",
             dependencies: [
-                "KafkaClient", "KafkaProtocol", "RampartServer", "RampartTLS",
+                "KafkaClient", "KafkaProtocol", "RampartServer", "RampartTLS", "RampartSASL", "RampartMetadata",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
