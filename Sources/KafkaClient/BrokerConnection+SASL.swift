@@ -1,4 +1,5 @@
 import KafkaProtocol
+import NIOConcurrencyHelpers
 import NIOCore
 import RampartSASL
 
@@ -98,6 +99,69 @@ extension BrokerConnection {
             return try Request.Response.decodeResponse(from: frame, version: version).body
         } catch {
             throw KafkaClientError.malformedResponse("\(peer): \(Request.apiKey.name) v\(version) response: \(error)")
+        }
+    }
+}
+
+/// Client-side re-authentication (KIP-368): a broker with `connections.max.reauth.ms` grants each
+/// SASL session a lifetime and closes a connection that sends anything but SaslHandshake after it
+/// ends. Like Kafka's clients, the connection re-authenticates in place once 85–95% of the lifetime
+/// has passed, before its next request: new requests wait, the ones in flight are answered, then
+/// SaslHandshake + SaslAuthenticate run alone on the connection (the broker expects nothing between
+/// them) and the waiting requests go out.
+actor SASLReauthenticator {
+    private let box: NIOLockedValueBox<SASLSession?>
+    private let reauthenticate: @Sendable () async throws -> SASLSession
+    private var inFlight = 0
+    private var running = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+    private var drained: CheckedContinuation<Void, Never>?
+    private var dueAt: NIODeadline?
+
+    /// `box` holds the current session (read by `BrokerConnection.saslSession`).
+    init(session: SASLSession, box: NIOLockedValueBox<SASLSession?>, reauthenticate: @escaping @Sendable () async throws -> SASLSession) {
+        self.box = box
+        self.reauthenticate = reauthenticate
+        self.dueAt = Self.due(session)
+    }
+
+    /// When to re-authenticate: at a random point between 85% and 95% of the lifetime, as Kafka's
+    /// clients do, so connections opened together do not re-authenticate together.
+    static func due(_ session: SASLSession) -> NIODeadline? {
+        guard session.sessionLifetimeMs > 0 else { return nil }
+        let fraction = Double.random(in: 0.85...0.95)
+        return session.authenticatedAt + .milliseconds(Int64(Double(session.sessionLifetimeMs) * fraction))
+    }
+
+    /// Called before a request is written; re-authenticates first when it is due. Pair with `leave()`.
+    func enter() async throws {
+        while running {
+            await withCheckedContinuation { waiting.append($0) }
+        }
+        if let dueAt, NIODeadline.now() >= dueAt {
+            running = true
+            if inFlight > 0 {
+                await withCheckedContinuation { drained = $0 }
+            }
+            defer {
+                running = false
+                let resumed = waiting
+                waiting.removeAll()
+                for continuation in resumed { continuation.resume() }
+            }
+            let session = try await reauthenticate()
+            box.withLockedValue { $0 = session }
+            self.dueAt = Self.due(session)
+        }
+        inFlight += 1
+    }
+
+    /// Called once a request entered with `enter()` has been answered (or failed).
+    func leave() {
+        inFlight -= 1
+        if inFlight == 0, let drained {
+            self.drained = nil
+            drained.resume()
         }
     }
 }

@@ -63,16 +63,28 @@ public final class BrokerConnection: Sendable {
     public let brokerVersions: [KafkaApiKey: ClosedRange<Int16>]
     /// What the TLS handshake negotiated, or nil without TLS.
     public let tlsSession: TLSHandshakeResult?
-    /// What the SASL login established, or nil without SASL.
-    public let saslSession: SASLSession?
+    /// What the SASL login (or the last re-authentication) established, or nil without SASL.
+    public var saslSession: SASLSession? { saslSessionBox.withLockedValue { $0 } }
+    private let saslSessionBox: NIOLockedValueBox<SASLSession?>
+    /// Re-authenticates before requests when the broker's session lifetime requires it.
+    private let reauthenticator: SASLReauthenticator?
     private let channel: Channel
     private let clientId: String
     private let requestTimeout: TimeAmount
 
     init(address: BrokerAddress, nodeId: Int32, channel: Channel, clientId: String, requestTimeout: TimeAmount,
-         brokerVersions: [KafkaApiKey: ClosedRange<Int16>], tlsSession: TLSHandshakeResult?, saslSession: SASLSession?) {
+         brokerVersions: [KafkaApiKey: ClosedRange<Int16>], tlsSession: TLSHandshakeResult?, saslSession: SASLSession?,
+         sasl: ClientSASLConfig) {
         self.tlsSession = tlsSession
-        self.saslSession = saslSession
+        let box = NIOLockedValueBox(saslSession)
+        self.saslSessionBox = box
+        let peer = nodeId >= 0 ? "broker \(nodeId) at \(address)" : "\(address)"
+        self.reauthenticator = saslSession.map { session in
+            SASLReauthenticator(session: session, box: box) {
+                try await Self.authenticate(channel: channel, sasl: sasl, brokerVersions: brokerVersions, clientId: clientId,
+                                            timeout: requestTimeout, peer: peer)
+            }
+        }
         self.address = address
         self.nodeId = nodeId
         self.channel = channel
@@ -149,7 +161,8 @@ public final class BrokerConnection: Sendable {
                                               timeout: timeout, peer: peer)
             }
             return BrokerConnection(address: address, nodeId: nodeId, channel: channel, clientId: config.clientId,
-                                    requestTimeout: timeout, brokerVersions: versions, tlsSession: session, saslSession: sasl)
+                                    requestTimeout: timeout, brokerVersions: versions, tlsSession: session, saslSession: sasl,
+                                    sasl: config.sasl)
         } catch {
             try? await channel.close()
             if let failure = tlsFailure.withLockedValue({ $0 }) {
@@ -230,7 +243,8 @@ public final class BrokerConnection: Sendable {
 
     private var peerName: String { nodeId >= 0 ? "broker \(nodeId) at \(address)" : "broker at \(address)" }
 
-    /// Sends a request at the negotiated version (or `version`) and returns the decoded response.
+    /// Sends a request at the negotiated version (or `version`) and returns the decoded response. On a
+    /// SASL connection whose session lifetime is nearly over, re-authenticates first (KIP-368).
     ///
     /// - Parameter timeout: overrides the request timeout (JoinGroup waits for the rebalance).
     public func send<Request: KafkaRequestMessage>(
@@ -238,8 +252,16 @@ public final class BrokerConnection: Sendable {
     ) async throws -> Request.Response {
         let apiKey = Request.apiKey
         let useVersion = try version ?? self.version(for: apiKey)
-        let frame = try await Self.roundTrip(request, version: useVersion, channel: channel, clientId: clientId,
+        try await reauthenticator?.enter()
+        let frame: ByteBuffer
+        do {
+            frame = try await Self.roundTrip(request, version: useVersion, channel: channel, clientId: clientId,
                                              timeout: timeout ?? requestTimeout, expectsResponse: true, peer: peerName)
+            await reauthenticator?.leave()
+        } catch {
+            await reauthenticator?.leave()
+            throw error
+        }
         do {
             return try Request.Response.decodeResponse(from: frame, version: useVersion).body
         } catch {
@@ -250,8 +272,15 @@ public final class BrokerConnection: Sendable {
     /// Sends a request that gets no answer (Produce with acks=0); returns once it is written.
     public func sendWithoutResponse<Request: KafkaRequestMessage>(_ request: Request, version: Int16? = nil) async throws {
         let useVersion = try version ?? self.version(for: Request.apiKey)
-        _ = try await Self.roundTrip(request, version: useVersion, channel: channel, clientId: clientId,
-                                     timeout: requestTimeout, expectsResponse: false, peer: peerName)
+        try await reauthenticator?.enter()
+        do {
+            _ = try await Self.roundTrip(request, version: useVersion, channel: channel, clientId: clientId,
+                                         timeout: requestTimeout, expectsResponse: false, peer: peerName)
+            await reauthenticator?.leave()
+        } catch {
+            await reauthenticator?.leave()
+            throw error
+        }
     }
 
     static func roundTrip<Request: KafkaRequestMessage>(

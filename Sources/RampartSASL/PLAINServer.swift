@@ -90,9 +90,10 @@ public enum SASLServerMechanisms {
     }
 
     /// Kafka's answer to failed SCRAM authentication (`SaslServerAuthenticator`), the same for an
-    /// unknown user, a wrong password and a malformed message. PLAIN has its own
-    /// (`Authentication failed: Invalid username or password`).
-    public static func invalidCredentialsMessage(_ mechanism: SASLMechanism) -> String {
-        "Authentication failed during authentication due to invalid credentials with SASL mechanism \(mechanism.name)"
+    /// unknown user, a wrong password and a malformed message ("during re-authentication" when a
+    /// session re-authenticates, KIP-368). PLAIN has its own (`Authentication failed: Invalid username
+    /// or password`).
+    public static func invalidCredentialsMessage(_ mechanism: SASLMechanism, reauthenticating: Bool = false) -> String {
+        "Authentication failed during \(reauthenticating ? "re-authentication" : "authentication") due to invalid credentials with SASL mechanism \(mechanism.name)"
     }
 }

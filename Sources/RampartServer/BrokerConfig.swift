@@ -88,7 +88,7 @@ public struct BrokerConfig: Sendable {
         "ssl.keystore.type", "ssl.keystore.location", "ssl.key.password", "ssl.truststore.type",
         "ssl.truststore.location", "ssl.client.auth", "ssl.enabled.protocols", "ssl.cipher.suites",
         "ssl.principal.mapping.rules", "rampart.ssl.crl.location", "rampart.ssl.handshake.timeout.ms",
-        "sasl.enabled.mechanisms",
+        "sasl.enabled.mechanisms", "connections.max.reauth.ms",
     ]
 
     /// A listener-scoped value: `listener.name.<listener, lowercased>.<key>`, else `<key>`, else the default.

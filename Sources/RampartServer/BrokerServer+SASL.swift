@@ -3,8 +3,9 @@ import RampartBroker
 import RampartSASL
 
 extension BrokerServer {
-    /// The SASL settings of a SASL_PLAINTEXT or SASL_SSL listener from `sasl.enabled.mechanisms` (or
-    /// `listener.name.<l>.sasl.enabled.mechanisms`) and `connection.failed.authentication.delay.ms`.
+    /// The SASL settings of a SASL_PLAINTEXT or SASL_SSL listener from `sasl.enabled.mechanisms` and
+    /// `connections.max.reauth.ms` (each may be set per listener with `listener.name.<l>.`) and
+    /// `connection.failed.authentication.delay.ms`.
     /// Mechanisms this build does not serve, and PLAIN on a listener without TLS (unless
     /// `rampart.insecure.allow.plain.without.tls=true`), stop start-up naming the listener.
     static func saslSettings(_ config: BrokerConfig, listener: ListenerConfig) throws -> SaslListenerSettings {
@@ -27,7 +28,8 @@ extension BrokerServer {
         }
         return SaslListenerSettings(enabledMechanisms: mechanisms,
                                     failedAuthenticationDelayMs: config.int64("connection.failed.authentication.delay.ms") ?? 100,
-                                    scramProvider: SCRAMServerProvider(rawValue: config.string("rampart.sasl.scram.provider") ?? "builtin") ?? .builtin)
+                                    scramProvider: SCRAMServerProvider(rawValue: config.string("rampart.sasl.scram.provider") ?? "builtin") ?? .builtin,
+                                    maxReauthenticationMs: config.listenerValue("connections.max.reauth.ms", listener: listener.name).flatMap { Int64($0) } ?? 0)
     }
 
     /// Every SASL listener's settings; prepares the SASL library (Cyrus) for them, so a missing

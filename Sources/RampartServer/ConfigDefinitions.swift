@@ -156,6 +156,8 @@ public enum BrokerConfigKeys {
               "SASL mechanisms offered on SASL listeners: SCRAM-SHA-256, SCRAM-SHA-512, PLAIN (PLAIN needs TLS). Kafka's default, GSSAPI, is not served yet."),
         .init("connection.failed.authentication.delay.ms", .int(nonNegativeInt), default: "100",
               "Delay before the answer to a failed authentication is sent and the connection closed."),
+        .init("connections.max.reauth.ms", .long(0...Int64.max), default: "0",
+              "SASL sessions last at most this long (KIP-368): clients re-authenticate in time or their next request closes the connection. 0: off."),
         // Rampart's own keys.
         .init("rampart.insecure.allow.plaintext", .boolean, default: "false",
               "Allow PLAINTEXT and SASL_PLAINTEXT listeners (unencrypted). Off by default."),

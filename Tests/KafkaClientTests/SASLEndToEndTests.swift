@@ -186,4 +186,32 @@ import Testing
             #expect(error.message.contains(expected), "\(error)")
         }
     }
+
+    @Test func theClientReauthenticatesInPlaceBeforeTheSessionEnds() async throws {
+        try await withBroker("SASL_SSL", extra: ["connections.max.reauth.ms": "1500"]) { broker in
+            let sasl = ["sasl.mechanism": "SCRAM-SHA-512", "sasl.username": "bob", "sasl.password": Self.bobPassword]
+            try await withCluster(properties(broker, "SASL_SSL", sasl)) { cluster in
+                try await KafkaAdmin(cluster: cluster).createTopic("reauth", partitions: 1, replicationFactor: 1)
+                let producer = KafkaProducer(cluster: cluster, config: ProducerConfig(acks: -1))
+                let leader = try await cluster.leaderConnection(for: KafkaTopicPartition(topic: "reauth", partition: 0))
+                let first = try #require(leader.saslSession)
+                #expect(first.sessionLifetimeMs == 1500)
+                // Four lifetimes of steady traffic on the same connection.
+                let deadline = ContinuousClock.now + .seconds(6)
+                var sent = 0
+                while ContinuousClock.now < deadline {
+                    _ = try await producer.send([ProducerRecord(topic: "reauth", key: "k", value: "v\(sent)")])
+                    sent += 1
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                let same = try await cluster.leaderConnection(for: KafkaTopicPartition(topic: "reauth", partition: 0))
+                #expect(same === leader && leader.isActive)
+                let last = try #require(leader.saslSession)
+                #expect(last.authenticatedAt - first.authenticatedAt >= .seconds(3))
+                #expect(last.sessionLifetimeMs == 1500)
+                let offsets = try await KafkaAdmin(cluster: cluster).listOffsets([KafkaTopicPartition(topic: "reauth", partition: 0)], spec: .latest)
+                #expect(offsets.values.first == Int64(sent))
+            }
+        }
+    }
 }
