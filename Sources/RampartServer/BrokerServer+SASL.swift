@@ -48,4 +48,13 @@ extension BrokerServer {
         }
         return settings
     }
+
+    /// The per-address backoff after repeated failed authentications (`rampart.auth.failure.threshold`,
+    /// `.window.ms`, `.backoff.ms`).
+    static func authenticationBackoffSettings(_ config: BrokerConfig) -> AuthenticationBackoffSettings {
+        let defaults = AuthenticationBackoffSettings()
+        return AuthenticationBackoffSettings(threshold: config.int("rampart.auth.failure.threshold") ?? defaults.threshold,
+                                             windowMs: config.int64("rampart.auth.failure.window.ms") ?? defaults.windowMs,
+                                             backoffMs: config.int64("rampart.auth.failure.backoff.ms") ?? defaults.backoffMs)
+    }
 }

@@ -24,6 +24,8 @@ public final class BrokerServer: @unchecked Sendable {
     private var listenerTLS: [ListenerTLS] = []
     /// Held while the broker runs, so offline tools do not write under it.
     private var dataDirectoryLocks: [DataDirectoryLock] = []
+    /// SASL outcome counters and the per-address failure backoff, shared by every SASL listener.
+    public private(set) var authenticationMonitor = AuthenticationMonitor(settings: .off)
 
     /// The listeners as bound (ports resolved when 0 was asked for).
     public private(set) var boundAddresses: [String: SocketAddress] = [:]
@@ -49,6 +51,7 @@ public final class BrokerServer: @unchecked Sendable {
         }
         self.listenerTLS = Array(listenerTLS.values)
         let saslSettings = try Self.saslSettings(config, listeners: listeners)
+        authenticationMonitor = AuthenticationMonitor(settings: Self.authenticationBackoffSettings(config))
         let inert = BrokerConfigKeys.notYetEnforced.filter { config.explicit[$0] != nil }.sorted()
         if !inert.isEmpty {
             logger.warning("these keys are accepted for compatibility but not acted on by this build: \(inert.joined(separator: ", "))")
@@ -96,8 +99,9 @@ public final class BrokerServer: @unchecked Sendable {
 
         let dispatcher = RequestDispatcher(registry: BrokerAPIs.registry(for: broker), logger: logger)
         for listener in listeners {
+            let monitor = authenticationMonitor
             let authentication = saslSettings[listener.name].map { settings in
-                SASLAuthentication(settings: settings, credentials: { await broker.scramCredentialSnapshot() })
+                SASLAuthentication(settings: settings, credentials: { await broker.scramCredentialSnapshot() }, monitor: monitor)
             }
             let channel = try await bind(listener, dispatcher: dispatcher, tls: listenerTLS[listener.name], sasl: authentication)
             serverChannels.append(channel)
@@ -120,6 +124,7 @@ public final class BrokerServer: @unchecked Sendable {
     struct SASLAuthentication: Sendable {
         var settings: SaslListenerSettings
         var credentials: @Sendable () async -> SCRAMCredentialLookup
+        var monitor: AuthenticationMonitor
     }
 
     private func bind(_ listener: ListenerConfig, dispatcher: RequestDispatcher, tls: ListenerTLS?, sasl: SASLAuthentication?) async throws -> Channel {
@@ -166,7 +171,8 @@ public final class BrokerServer: @unchecked Sendable {
                         maxFrameSize: limits,
                         preAuthenticationMaxFrameSize: sasl == nil ? nil : KafkaFrameLimits.defaultPreAuthenticationMaxFrameSize)
                     let authenticator = sasl.map {
-                        SaslServerAuthenticator(settings: $0.settings, dispatcher: dispatcher, credentials: $0.credentials, logger: logger)
+                        SaslServerAuthenticator(settings: $0.settings, dispatcher: dispatcher, credentials: $0.credentials, logger: logger,
+                                                monitor: $0.monitor)
                     }
                     try sync.addHandler(ByteToMessageHandler(KafkaFrameDecoder(limits: frameLimits)))
                     try sync.addHandler(MessageToByteHandler(KafkaFrameEncoder()))

@@ -158,6 +158,12 @@ public enum BrokerConfigKeys {
               "Delay before the answer to a failed authentication is sent and the connection closed."),
         .init("connections.max.reauth.ms", .long(0...Int64.max), default: "0",
               "SASL sessions last at most this long (KIP-368): clients re-authenticate in time or their next request closes the connection. 0: off."),
+        .init("rampart.auth.failure.threshold", .int(nonNegativeInt), default: "20",
+              "Failed SASL authentications from one address within rampart.auth.failure.window.ms that start a backoff (0: no backoff)."),
+        .init("rampart.auth.failure.window.ms", .long(1...Int64.max), default: "60000",
+              "The window failed authentications are counted in for rampart.auth.failure.threshold."),
+        .init("rampart.auth.failure.backoff.ms", .long(1...Int64.max), default: "60000",
+              "How long an address that reached the threshold has its SASL attempts refused without running the mechanism."),
         // Rampart's own keys.
         .init("rampart.insecure.allow.plaintext", .boolean, default: "false",
               "Allow PLAINTEXT and SASL_PLAINTEXT listeners (unencrypted). Off by default."),

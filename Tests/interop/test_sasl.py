@@ -60,6 +60,8 @@ def sasl_broker(tmp_path_factory, sasl_certs):
         "ssl.keystore.location": str(sasl_certs / "broker-keystore.pem"),
         "super.users": "User:alice",
         "rampart.log.level": "debug",
+        # Tests here fail logins on purpose, all from 127.0.0.1: the backoff is tested on its own broker.
+        "rampart.auth.failure.threshold": "0",
     })
     broker.ssl_port = ssl_port
     add_user(broker.config_path, "alice", "SCRAM-SHA-256", PASSWORDS["alice"])
@@ -492,3 +494,36 @@ def test_rampart_user_online_over_sasl_ssl(broker_up, sasl_certs, tmp_path):
     assert can_log_in(erin)
     cli_ok(rampart_cli("user", "delete", name, bootstrap=bootstrap, config=config))
     assert not can_log_in(erin)
+
+
+def test_repeated_failures_from_one_address_start_a_backoff(tmp_path):
+    """rampart.auth.failure.*: after 3 failed logins from 127.0.0.1 within the window, every attempt from it is
+    refused — even with the right password — with Rampart's backoff message, until the backoff ends."""
+    broker = BrokerProcess(tmp_path / "broker", extra_properties={
+        "listeners": "SASL_PLAINTEXT://127.0.0.1:{port}", "rampart.auth.failure.threshold": "3",
+        "rampart.auth.failure.window.ms": "60000", "rampart.auth.failure.backoff.ms": "9000",
+        "connection.failed.authentication.delay.ms": "10",
+    })
+    add_user(broker.config_path, "alice", "SCRAM-SHA-512", PASSWORDS["alice"])
+    broker.start()
+    try:
+        good = {"bootstrap.servers": broker.bootstrap, "security.protocol": "SASL_PLAINTEXT", "sasl.mechanisms": "SCRAM-SHA-512",
+                "sasl.username": "alice", "sasl.password": PASSWORDS["alice"]}
+        assert can_log_in(good)
+        for _ in range(3):
+            errors, _ = authentication_errors({**good, "sasl.password": "wrong-Password-9"}, "never")
+            assert any(e.code() == KafkaError._AUTHENTICATION for e in errors)
+            if "too many failed authentication attempts" in " ".join(e.str() for e in errors):
+                break
+        errors, delivered = authentication_errors(good, "during-backoff")
+        assert any("too many failed authentication attempts from this address; retry later" in e.str() for e in errors), \
+            [e.str() for e in errors]
+        assert delivered and delivered[0] is not None
+        log = broker.log_path.read_text()
+        assert "too many failed authentications from this address" in log
+        # The backoff ends 9 s after the third failure, which came before the refusals above.
+        deadline = time.monotonic() + 12
+        while not can_log_in(good):
+            assert time.monotonic() < deadline, "the backoff did not end"
+    finally:
+        assert broker.stop() == 0

@@ -144,6 +144,7 @@ public final class KafkaConnectionHandler: ChannelDuplexHandler {
             case .reauthenticate:
                 authenticating = true
             case .expired:
+                authenticator?.monitor.recordExpiredSession()
                 logger.info("closing connection: SASL session expired and the client did not re-authenticate",
                             metadata: ["client": "\(connection.clientHost)", "listener": "\(connection.listenerName)", "principal": "\(connection.principal)"])
                 inFlight = false

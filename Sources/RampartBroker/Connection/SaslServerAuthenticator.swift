@@ -100,22 +100,29 @@ public actor SaslServerAuthenticator {
     private let dispatcher: RequestDispatcher
     private let credentials: @Sendable () async -> SCRAMCredentialLookup
     private let logger: Logger
+    /// Counts outcomes and backs off addresses that keep failing; shared by the broker's listeners.
+    public nonisolated let monitor: AuthenticationMonitor
     private var state = State.awaitingHandshake(apiVersionsAnswered: false)
     private var requests = 0
     /// The session being re-authenticated, while a re-authentication runs.
     private var previous: SaslSession?
+    /// The mechanism of the handshake, for counters.
+    private var currentMechanismName = "none"
 
     /// How long a failure waits before its answer and the close.
     public nonisolated let failedAuthenticationDelay: TimeAmount
 
     /// `dispatcher` answers ApiVersions; `credentials` gives the credential lookup an exchange uses
-    /// (a snapshot taken at the handshake).
+    /// (a snapshot taken at the handshake); `monitor` counts outcomes and applies the per-address
+    /// backoff (none by default).
     public init(settings: SaslListenerSettings, dispatcher: RequestDispatcher,
-                credentials: @escaping @Sendable () async -> SCRAMCredentialLookup, logger: Logger) {
+                credentials: @escaping @Sendable () async -> SCRAMCredentialLookup, logger: Logger,
+                monitor: AuthenticationMonitor = AuthenticationMonitor(settings: .off)) {
         self.settings = settings
         self.dispatcher = dispatcher
         self.credentials = credentials
         self.logger = logger
+        self.monitor = monitor
         self.failedAuthenticationDelay = .milliseconds(settings.failedAuthenticationDelayMs)
     }
 
@@ -168,6 +175,7 @@ public actor SaslServerAuthenticator {
                             connection: connection)
         case (.saslHandshake, _), (.saslAuthenticate, _):
             state = .finished
+            monitor.recordFailure(host: connection.clientHost, mechanism: currentMechanismName, reason: "illegal_state", countsTowardBackoff: false)
             let response = errorResponse(decoded, .illegalSaslState)
             return .failed(response: response, reason: "\(decoded.apiKey.name) v\(decoded.apiVersion) not expected at this point of SASL authentication")
         default:
@@ -179,6 +187,8 @@ public actor SaslServerAuthenticator {
     private func handshake(_ request: SaslHandshakeRequest, decoded: DecodedKafkaRequest, connection: ConnectionInfo) async -> Outcome {
         guard let mechanism = SASLMechanism(name: request.mechanism), settings.enabledMechanisms.contains(mechanism) else {
             state = .finished
+            monitor.recordFailure(host: connection.clientHost, mechanism: SASLMechanism(name: request.mechanism)?.name ?? "unknown",
+                                  reason: "unsupported_mechanism", countsTowardBackoff: false)
             let response = encode(SaslHandshakeResponse(errorCode: KafkaErrorCode.unsupportedSaslMechanism.rawValue, mechanisms: enabledNames),
                                   decoded)
             return .failed(response: response, reason: "client asked for SASL mechanism '\(request.mechanism.prefix(64))', not one of \(enabledNames.joined(separator: ", "))")
@@ -190,6 +200,7 @@ public actor SaslServerAuthenticator {
             }
             guard mechanism == previous.mechanism else {
                 state = .finished
+                monitor.recordFailure(host: connection.clientHost, mechanism: mechanism.name, reason: "mechanism_changed", countsTowardBackoff: false)
                 let response = encode(SaslHandshakeResponse(errorCode: KafkaErrorCode.unsupportedSaslMechanism.rawValue, mechanisms: enabledNames),
                                       decoded)
                 return .failed(response: response, reason: "SASL mechanism '\(mechanism.name)' requested by client is not supported for re-authentication of mechanism '\(previous.mechanism.name)'")
@@ -204,6 +215,7 @@ public actor SaslServerAuthenticator {
             return .close(reason: "SASL library failure")
         }
         state = decoded.apiVersion == 0 ? .authenticatingRaw(server, started: false) : .authenticating(server, started: false)
+        currentMechanismName = mechanism.name
         guard let response = encode(SaslHandshakeResponse(errorCode: 0, mechanisms: enabledNames), decoded) else {
             return .close(reason: "cannot encode the SaslHandshake response")
         }
@@ -212,6 +224,18 @@ public actor SaslServerAuthenticator {
 
     private func exchange(_ mechanism: any SASLServerMechanism, started: Bool, token: [UInt8], raw: Bool,
                           request: DecodedKafkaRequest?, connection: ConnectionInfo) -> Outcome {
+        let name = mechanism.mechanism.name
+        if !started, previous == nil, monitor.isBackingOff(connection.clientHost) {
+            // The address keeps failing: refuse without running the mechanism.
+            state = .finished
+            monitor.recordFailure(host: connection.clientHost, mechanism: name, reason: "backoff", countsTowardBackoff: false)
+            let reason = "authentication from an address in backoff (rampart.auth.failure.*)"
+            if raw { return .failed(response: nil, reason: reason) }
+            let response = request.flatMap {
+                encode(SaslAuthenticateResponse(errorCode: KafkaErrorCode.saslAuthenticationFailed.rawValue, errorMessage: AuthenticationMonitor.backoffMessage), $0)
+            }
+            return .failed(response: response, reason: reason)
+        }
         let step = started ? mechanism.step(response: token) : mechanism.start(clientFirst: token)
         switch step {
         case .challenge(let bytes):
@@ -225,6 +249,7 @@ public actor SaslServerAuthenticator {
             let principal = KafkaPrincipal(name: identity.username)
             if let previous, principal != previous.principal {
                 state = .finished
+                recordFailure(connection, mechanism: name, reason: "principal_changed")
                 let message = "Cannot change principals during re-authentication from \(previous.principal): \(principal)"
                 let response = request.flatMap {
                     encode(SaslAuthenticateResponse(errorCode: KafkaErrorCode.saslAuthenticationFailed.rawValue, errorMessage: message), $0)
@@ -233,6 +258,7 @@ public actor SaslServerAuthenticator {
             }
             let session = SaslSession(principal: principal, mechanism: mechanism.mechanism, lifetimeMs: sessionLifetimeMs(identity))
             state = .authenticated(session)
+            monitor.recordSuccess(mechanism: name, reauthentication: previous != nil)
             logger.debug(previous == nil ? "authenticated" : "re-authenticated", metadata: [
                 "client": "\(connection.clientHost)", "listener": "\(connection.listenerName)",
                 "mechanism": "\(mechanism.mechanism.name)", "principal": "\(principal)", "sessionLifetimeMs": "\(session.lifetimeMs)"])
@@ -247,6 +273,7 @@ public actor SaslServerAuthenticator {
         case .failure(let failure):
             state = .finished
             let reauthenticating = previous != nil
+            recordFailure(connection, mechanism: name, reason: failure.reason.rawValue)
             logger.debug("SASL exchange failed", metadata: ["client": "\(connection.clientHost)", "detail": "\(failure.detail)"])
             let reason = "failed \(reauthenticating ? "re-authentication" : "authentication") with SASL mechanism \(mechanism.mechanism.name) (\(failure.reason.rawValue))"
             if raw { return .failed(response: nil, reason: reason) }
@@ -258,6 +285,15 @@ public actor SaslServerAuthenticator {
                 encode(SaslAuthenticateResponse(errorCode: KafkaErrorCode.saslAuthenticationFailed.rawValue, errorMessage: message), $0)
             }
             return .failed(response: response, reason: reason)
+        }
+    }
+
+    /// Counts a failed exchange toward the address's backoff; says so in the log when one starts.
+    private func recordFailure(_ connection: ConnectionInfo, mechanism: String, reason: String) {
+        if monitor.recordFailure(host: connection.clientHost, mechanism: mechanism, reason: reason) {
+            logger.warning("too many failed authentications from this address: refusing its attempts for rampart.auth.failure.backoff.ms",
+                           metadata: ["client": "\(connection.clientHost)", "threshold": "\(monitor.settings.threshold)",
+                                      "windowMs": "\(monitor.settings.windowMs)", "backoffMs": "\(monitor.settings.backoffMs)"])
         }
     }
 
