@@ -176,7 +176,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "RampartSASLTests", dependencies: ["RampartSASL"], swiftSettings: swiftSettings),
+        .testTarget(name: "RampartSASLTests", dependencies: ["RampartSASL", "COpenSSL"], swiftSettings: swiftSettings),
         .testTarget(name: "RampartServerTests", dependencies: ["RampartServer", "RampartProperties", "RampartSASL", "RampartMetadata", "RampartBroker"], swiftSettings: swiftSettings),
         .testTarget(name: "RampartMetadataTests", dependencies: ["RampartMetadata"], swiftSettings: swiftSettings),
         .testTarget(

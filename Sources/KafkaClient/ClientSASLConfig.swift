@@ -1,3 +1,4 @@
+import Foundation
 import RampartSASL
 
 /// The client side of `security.protocol=SASL_PLAINTEXT|SASL_SSL`: which mechanism, and the
@@ -14,18 +15,23 @@ public struct ClientSASLConfig: Sendable, Equatable, CustomStringConvertible, Cu
     public var username: String?
     /// The password (`sasl.password`, or `password` in `sasl.jaas.config`).
     public var password: SASLPassword?
+    /// For OAUTHBEARER: a file holding the token (a compact JWS), read at every login and
+    /// re-authentication so a token refreshed on disk is picked up (`sasl.oauthbearer.token.endpoint.url`
+    /// with a `file:` URL, as Kafka's KIP-768 login handler takes it).
+    public var oauthBearerTokenFile: String?
 
     /// No mechanism and no credentials.
-    public init(mechanism: SASLMechanism? = nil, username: String? = nil, password: SASLPassword? = nil) {
+    public init(mechanism: SASLMechanism? = nil, username: String? = nil, password: SASLPassword? = nil, oauthBearerTokenFile: String? = nil) {
         self.mechanism = mechanism
         self.username = username
         self.password = password
+        self.oauthBearerTokenFile = oauthBearerTokenFile
     }
 
     /// The SASL client properties `apply(_:)` reads.
     public static let propertyKeys: Set<String> = [
         "sasl.mechanism", "sasl.mechanisms", "sasl.username", "sasl.password", "sasl.jaas.config",
-        "sasl.kerberos.service.name",
+        "sasl.kerberos.service.name", "sasl.oauthbearer.token.endpoint.url", "sasl.login.callback.handler.class",
     ]
 
     /// Properties whose values are secrets: read here, never kept in `ClientConfig.properties`.
@@ -35,6 +41,13 @@ public struct ClientSASLConfig: Sendable, Equatable, CustomStringConvertible, Cu
     static let loginModules: [String: Set<SASLMechanism>] = [
         "org.apache.kafka.common.security.scram.ScramLoginModule": [.scramSHA256, .scramSHA512],
         "org.apache.kafka.common.security.plain.PlainLoginModule": [.plain],
+        "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule": [.oauthBearer],
+    ]
+
+    /// Kafka's login callback handlers that fetch a token from `sasl.oauthbearer.token.endpoint.url`.
+    static let tokenEndpointHandlers: Set<String> = [
+        "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler",
+        "org.apache.kafka.common.security.oauthbearer.secured.OAuthBearerLoginCallbackHandler",
     ]
 
     /// Applies client properties over these settings:
@@ -81,10 +94,21 @@ public struct ClientSASLConfig: Sendable, Equatable, CustomStringConvertible, Cu
             }
             if let secret = jaas.options["password"] { password = SASLPassword(secret) }
         }
+        if let handler = properties["sasl.login.callback.handler.class"]?.trimmingWhitespace(), !Self.tokenEndpointHandlers.contains(handler) {
+            throw KafkaClientError.configuration(
+                "sasl.login.callback.handler.class: '\(handler)' is not supported by the rampart client (only OAuthBearerLoginCallbackHandler with a file: sasl.oauthbearer.token.endpoint.url)")
+        }
+        if let url = properties["sasl.oauthbearer.token.endpoint.url"]?.trimmingWhitespace() {
+            guard url.hasPrefix("file:"), let path = URL(string: url)?.path, path.hasPrefix("/") else {
+                throw KafkaClientError.configuration(
+                    "sasl.oauthbearer.token.endpoint.url: '\(url)' is not a file: URL; the rampart client reads the token from a file (file:///path/to/token)")
+            }
+            oauthBearerTokenFile = path
+        }
     }
 
     /// The mechanisms this client speaks.
-    public static let supportedMechanisms: [SASLMechanism] = [.scramSHA256, .scramSHA512, .plain]
+    public static let supportedMechanisms: [SASLMechanism] = [.scramSHA256, .scramSHA512, .plain, .oauthBearer]
 
     /// The mechanisms this client speaks, for error messages.
     static var clientMechanisms: String { supportedMechanisms.map(\.name).joined(separator: ", ") }
@@ -94,6 +118,22 @@ public struct ClientSASLConfig: Sendable, Equatable, CustomStringConvertible, Cu
         guard let mechanism else {
             throw KafkaClientError.configuration(
                 "sasl.mechanism is not set: name one of \(Self.clientMechanisms) (Kafka's default GSSAPI is not supported by the rampart client)")
+        }
+        if mechanism == .oauthBearer {
+            guard let file = oauthBearerTokenFile else {
+                throw KafkaClientError.configuration(
+                    "SASL mechanism OAUTHBEARER needs a token: set sasl.oauthbearer.token.endpoint.url=file:///path/to/token")
+            }
+            let token: String
+            do {
+                token = try String(contentsOfFile: file, encoding: .utf8).trimmingWhitespace()
+            } catch {
+                throw KafkaClientError.configuration("cannot read the OAUTHBEARER token file \(file): \(error.localizedDescription)")
+            }
+            guard !token.isEmpty, !token.contains(where: { $0.isWhitespace }) else {
+                throw KafkaClientError.configuration("the OAUTHBEARER token file \(file) does not hold one token (a compact JWS)")
+            }
+            return OAuthBearerClient(token: token)
         }
         guard let username, !username.isEmpty else {
             throw KafkaClientError.configuration("SASL mechanism \(mechanism.name) needs a user name: set sasl.username or username in sasl.jaas.config")
@@ -109,6 +149,7 @@ public struct ClientSASLConfig: Sendable, Equatable, CustomStringConvertible, Cu
 
     public static func == (lhs: Self, rhs: Self) -> Bool {
         lhs.mechanism == rhs.mechanism && lhs.username == rhs.username && lhs.password?.bytes == rhs.password?.bytes
+            && lhs.oauthBearerTokenFile == rhs.oauthBearerTokenFile
     }
 
     /// The mechanism and user; the password shows as `<redacted>`.

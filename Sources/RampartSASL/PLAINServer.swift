@@ -76,12 +76,17 @@ public enum SASLServerMechanisms {
         }
     }
 
-    /// A server exchange of `mechanism` whose credentials come from `credentials`.
+    /// A server exchange of `mechanism`: PLAIN and SCRAM check `credentials`, OAUTHBEARER validates
+    /// tokens with `oauthBearer` (required for it: tokens are never accepted unsigned).
     public static func make(_ mechanism: SASLMechanism, credentials: @escaping SCRAMCredentialLookup,
-                            scramProvider: SCRAMServerProvider = .builtin) throws(SASLError) -> any SASLServerMechanism {
+                            scramProvider: SCRAMServerProvider = .builtin,
+                            oauthBearer: OAuthBearerValidator? = nil) throws(SASLError) -> any SASLServerMechanism {
         switch (mechanism, scramProvider) {
         case (.plain, _):
             return PLAINServer(credentials: credentials)
+        case (.oauthBearer, _):
+            guard let oauthBearer else { throw SASLError("OAUTHBEARER needs a token validator (a JWKS)") }
+            return OAuthBearerServer(validator: oauthBearer)
         case (.scramSHA256, .builtin), (.scramSHA512, .builtin):
             return SCRAMServer(mechanism: mechanism.scram!, credentials: credentials)
         case (.scramSHA256, .cyrus), (.scramSHA512, .cyrus):

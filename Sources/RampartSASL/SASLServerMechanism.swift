@@ -31,6 +31,8 @@ public struct SASLAuthenticationFailure: Error, Sendable, Hashable, CustomString
         case unexpectedMessage = "unexpected_message"
         /// The SASL library failed for a reason of its own.
         case internalError = "internal_error"
+        /// An OAUTHBEARER token that is not valid (signature, expiry, audience, …).
+        case invalidToken = "invalid_token"
     }
 
     public let reason: Reason

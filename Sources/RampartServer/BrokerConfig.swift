@@ -89,6 +89,8 @@ public struct BrokerConfig: Sendable {
         "ssl.truststore.location", "ssl.client.auth", "ssl.enabled.protocols", "ssl.cipher.suites",
         "ssl.principal.mapping.rules", "rampart.ssl.crl.location", "rampart.ssl.handshake.timeout.ms",
         "sasl.enabled.mechanisms", "connections.max.reauth.ms",
+        "sasl.oauthbearer.jwks.endpoint.url", "sasl.oauthbearer.expected.audience", "sasl.oauthbearer.expected.issuer",
+        "sasl.oauthbearer.sub.claim.name", "sasl.oauthbearer.clock.skew.seconds",
     ]
 
     /// A listener-scoped value: `listener.name.<listener, lowercased>.<key>`, else `<key>`, else the default.

@@ -22,6 +22,7 @@ public final class BrokerServer: @unchecked Sendable {
     public private(set) var broker: Broker?
     private var backgroundTasks: [Task<Void, Never>] = []
     private var listenerTLS: [ListenerTLS] = []
+    private var oauthBearerKeys: [OAuthBearerKeys] = []
     /// Held while the broker runs, so offline tools do not write under it.
     private var dataDirectoryLocks: [DataDirectoryLock] = []
     /// SASL outcome counters and the per-address failure backoff, shared by every SASL listener.
@@ -50,7 +51,9 @@ public final class BrokerServer: @unchecked Sendable {
             listenerTLS[listener.name] = tls
         }
         self.listenerTLS = Array(listenerTLS.values)
-        let saslSettings = try Self.saslSettings(config, listeners: listeners)
+        var oauthBearerKeys: [String: OAuthBearerKeys] = [:]
+        let saslSettings = try Self.saslSettings(config, listeners: listeners, oauthBearerKeys: &oauthBearerKeys)
+        self.oauthBearerKeys = oauthBearerKeys.values.sorted { $0.path < $1.path }
         authenticationMonitor = AuthenticationMonitor(settings: Self.authenticationBackoffSettings(config))
         let inert = BrokerConfigKeys.notYetEnforced.filter { config.explicit[$0] != nil }.sorted()
         if !inert.isEmpty {
@@ -108,7 +111,7 @@ public final class BrokerServer: @unchecked Sendable {
             if let address = channel.localAddress { boundAddresses[listener.name] = address }
             logger.info("listening", metadata: ["listener": "\(listener.name)", "address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
         }
-        if let interval = config.int64("rampart.ssl.reload.interval.ms"), interval > 0, !listenerTLS.isEmpty {
+        if let interval = config.int64("rampart.ssl.reload.interval.ms"), interval > 0, !listenerTLS.isEmpty || !oauthBearerKeys.isEmpty {
             backgroundTasks.append(Task { [weak self] in
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .milliseconds(interval))
@@ -187,10 +190,21 @@ public final class BrokerServer: @unchecked Sendable {
         }
     }
 
-    /// Re-reads the TLS files of every SSL listener: when they changed (or always, with `force`, as on
-    /// SIGHUP), validates them and swaps the new context in for new connections. A refused file keeps
-    /// the previous context and is logged as an error. Reads files: call it off the event loops.
+    /// Re-reads the TLS files of every SSL listener and the OAUTHBEARER JWKS files: when they changed (or
+    /// always, with `force`, as on SIGHUP), validates them and swaps the new context or keys in. A refused
+    /// file keeps the previous one in use and is logged as an error. Reads files: call it off the event
+    /// loops.
     public func reloadTLS(force: Bool) {
+        for keys in oauthBearerKeys {
+            switch keys.reload(force: force) {
+            case .unchanged:
+                break
+            case .reloaded(let count):
+                logger.info("OAUTHBEARER JWKS file reloaded", metadata: ["file": "\(keys.path)", "keys": "\(count)"])
+            case .failed(let reason):
+                logger.error("new OAUTHBEARER JWKS file refused, the previous keys stay in use: \(reason)")
+            }
+        }
         for tls in listenerTLS {
             switch tls.reload(force: force) {
             case .unchanged:

@@ -19,9 +19,12 @@ public struct SaslListenerSettings: Sendable {
     /// The longest session before the client must re-authenticate (`connections.max.reauth.ms`,
     /// KIP-368); 0 turns re-authentication off (Kafka's default).
     public var maxReauthenticationMs: Int64
+    /// Validates OAUTHBEARER tokens (required when OAUTHBEARER is enabled).
+    public var oauthBearer: OAuthBearerValidator?
 
     public init(enabledMechanisms: [SASLMechanism], failedAuthenticationDelayMs: Int64 = 100, maxRequestsBeforeAuthentication: Int = 16,
-                scramProvider: SCRAMServerProvider = .builtin, maxReauthenticationMs: Int64 = 0) {
+                scramProvider: SCRAMServerProvider = .builtin, maxReauthenticationMs: Int64 = 0, oauthBearer: OAuthBearerValidator? = nil) {
+        self.oauthBearer = oauthBearer
         self.enabledMechanisms = enabledMechanisms
         self.failedAuthenticationDelayMs = failedAuthenticationDelayMs
         self.maxRequestsBeforeAuthentication = maxRequestsBeforeAuthentication
@@ -208,7 +211,8 @@ public actor SaslServerAuthenticator {
         }
         let server: any SASLServerMechanism
         do {
-            server = try SASLServerMechanisms.make(mechanism, credentials: await credentials(), scramProvider: settings.scramProvider)
+            server = try SASLServerMechanisms.make(mechanism, credentials: await credentials(), scramProvider: settings.scramProvider,
+                                                   oauthBearer: settings.oauthBearer)
         } catch {
             state = .finished
             logger.error("cannot start a \(mechanism.name) exchange: \(error)", metadata: ["client": "\(connection.clientHost)"])
