@@ -17,12 +17,14 @@ let package = Package(
         .executable(name: "rampart-protocol-bench", targets: ["RampartProtocolBench"]),
         .executable(name: "rampart-fuzz-request", targets: ["RampartFuzzRequest"]),
         .executable(name: "rampart-storage-bench", targets: ["RampartStorageBench"]),
+        .executable(name: "rampart-authorizer-bench", targets: ["RampartAuthorizerBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // C shims: CRC32C (SSE4.2 with a software fallback).
@@ -103,11 +105,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "RampartMetadata", swiftSettings: swiftSettings),
+        // ACL model, policy files, evaluation, explain, audit events (DESIGN.md: pure, snapshot).
+        .target(
+            name: "RampartAuthorizer",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
         .target(name: "RampartProperties", swiftSettings: swiftSettings),
         .target(
             name: "RampartServer",
             dependencies: [
                 "RampartBroker", "RampartStorage", "RampartMetadata", "KafkaProtocol", "RampartProperties", "RampartTLS", "RampartSASL",
+                "RampartAuthorizer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -117,7 +126,7 @@ let package = Package(
         .target(
             name: "RampartBroker",
             dependencies: [
-                "KafkaProtocol", "RampartStorage", "RampartMetadata", "RampartSASL",
+                "KafkaProtocol", "RampartStorage", "RampartMetadata", "RampartSASL", "RampartAuthorizer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -131,6 +140,13 @@ let package = Package(
         .executableTarget(
             name: "RampartStorageBench",
             dependencies: ["RampartStorage", "KafkaProtocol", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        // Counts allocations in the authorizer benchmark (interposes malloc on glibc; bench only).
+        .target(name: "CRampartMallocCounter"),
+        .executableTarget(
+            name: "RampartAuthorizerBench",
+            dependencies: ["RampartAuthorizer", "CRampartMallocCounter"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -152,7 +168,7 @@ let package = Package(
         .testTarget(
             name: "RampartBrokerTests",
             dependencies: [
-                "RampartBroker", "KafkaProtocol", "RampartMetadata", "RampartStorage", "RampartSASL",
+                "RampartBroker", "KafkaProtocol", "RampartMetadata", "RampartStorage", "RampartSASL", "RampartAuthorizer",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -177,7 +193,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "RampartSASLTests", dependencies: ["RampartSASL", "COpenSSL"], swiftSettings: swiftSettings),
-        .testTarget(name: "RampartServerTests", dependencies: ["RampartServer", "RampartProperties", "RampartSASL", "RampartMetadata", "RampartBroker"], swiftSettings: swiftSettings),
+        .testTarget(name: "RampartServerTests", dependencies: ["RampartServer", "RampartProperties", "RampartSASL", "RampartMetadata", "RampartBroker", "RampartAuthorizer"], swiftSettings: swiftSettings),
+        .testTarget(name: "RampartAuthorizerTests", dependencies: ["RampartAuthorizer"], swiftSettings: swiftSettings),
         .testTarget(name: "RampartMetadataTests", dependencies: ["RampartMetadata"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RampartStorageTests",

@@ -8,7 +8,7 @@ import Glibc
 #endif
 
 /// `rampart serve --config server.properties`: runs a broker until SIGTERM or SIGINT; SIGHUP reloads
-/// the TLS keystores, truststores and CRLs.
+/// the TLS keystores, truststores and CRLs, and the ACL policy files.
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
@@ -38,8 +38,9 @@ struct ServeCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let reload = SignalHandler(signal: SIGHUP) {
-            logger.info("received SIGHUP: reloading TLS files")
+            logger.info("received SIGHUP: reloading TLS files and ACL policy files")
             server.reloadTLS(force: true)
+            server.reloadPolicy(force: true)
         }
         let signal = await stop.wait()
         reload.cancel()

@@ -1,4 +1,5 @@
 import Foundation
+import RampartAuthorizer
 import RampartProperties
 
 /// Kafka's security protocols.
@@ -243,6 +244,16 @@ public struct BrokerConfig: Sendable {
         }
         for policy in list("log.cleanup.policy") where policy != "delete" && policy != "compact" {
             errors.append("log.cleanup.policy: '\(policy)' is not delete or compact")
+        }
+        if let users = explicit["super.users"] {
+            do {
+                _ = try AuthorizerConfig.parseSuperUsers(users)
+            } catch {
+                errors.append(error.message)
+            }
+        }
+        if bool("allow.everyone.if.no.acl.found") && !bool("rampart.insecure.allow.everyone") {
+            errors.append("allow.everyone.if.no.acl.found=true lets every principal use any resource no ACL mentions; set rampart.insecure.allow.everyone=true to allow it")
         }
         if let id = explicit["broker.id"], let node = explicit["node.id"], id != node {
             errors.append("broker.id (\(id)) and node.id (\(node)) disagree")

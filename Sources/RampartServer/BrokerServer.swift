@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import RampartBroker
+import RampartAuthorizer
 import RampartMetadata
 import RampartSASL
 import RampartStorage
@@ -15,7 +16,7 @@ import Synchronization
 /// write the clean-shutdown markers).
 public final class BrokerServer: @unchecked Sendable {
     public let config: BrokerConfig
-    private let logger: Logger
+    let logger: Logger
     private let group: MultiThreadedEventLoopGroup
     private var serverChannels: [Channel] = []
     private let connections = ConnectionRegistry()
@@ -23,6 +24,8 @@ public final class BrokerServer: @unchecked Sendable {
     private var backgroundTasks: [Task<Void, Never>] = []
     private var listenerTLS: [ListenerTLS] = []
     private var oauthBearerKeys: [OAuthBearerKeys] = []
+    /// Keeps the authorizer's file ACLs in step with `rampart.acl.policy.path`.
+    var policyWatcher: PolicyWatcher?
     /// Held while the broker runs, so offline tools do not write under it.
     private var dataDirectoryLocks: [DataDirectoryLock] = []
     /// SASL outcome counters and the per-address failure backoff, shared by every SASL listener.
@@ -59,6 +62,8 @@ public final class BrokerServer: @unchecked Sendable {
         if !inert.isEmpty {
             logger.warning("these keys are accepted for compatibility but not acted on by this build: \(inert.joined(separator: ", "))")
         }
+        let (authorizer, policyWatcher) = try makeAuthorizer()
+        self.policyWatcher = policyWatcher
         for listener in listeners where listener.securityProtocol == .plaintext {
             logger.warning("PLAINTEXT listener \(listener.name) on \(listener.host.isEmpty ? "*" : listener.host):\(listener.port): traffic is NOT encrypted and clients are NOT authenticated (rampart.insecure.allow.plaintext=true)")
         }
@@ -88,10 +93,27 @@ public final class BrokerServer: @unchecked Sendable {
                 logger.info("partition recovered", metadata: ["partition": "\(tp)", "truncatedBytes": "\(partitionReport.truncatedBytes)"])
             }
         }
+        // Bind before the broker exists (a port taken fails start-up early, and a listener on port 0
+        // advertises the port it got), but accept nothing until the broker is ready: the server
+        // channels start with autoRead off, and the connections' handlers read the broker from `slot`.
+        let slot = StartupSlot()
+        var bound: [(ListenerConfig, Channel)] = []
+        for listener in listeners {
+            let monitor = authenticationMonitor
+            let authentication = saslSettings[listener.name].map { settings in
+                SASLAuthentication(settings: settings, credentials: { await slot.broker.scramCredentialSnapshot() }, monitor: monitor)
+            }
+            let channel = try await bind(listener, slot: slot, tls: listenerTLS[listener.name], sasl: authentication)
+            serverChannels.append(channel)
+            bound.append((listener, channel))
+            if let address = channel.localAddress { boundAddresses[listener.name] = address }
+        }
+
         let image = await store.current()
-        let settings = Self.brokerSettings(config, listeners: listeners)
+        let boundPorts = boundAddresses.compactMapValues { $0.port }
+        let settings = Self.brokerSettings(config, listeners: listeners, boundPorts: boundPorts)
         let broker = Broker(settings: settings, metadata: store, logs: logManager, producerIDBlockEnd: image.producerIDBlockEnd,
-                            logger: logger, clock: { Int64(Date().timeIntervalSince1970 * 1000) })
+                            logger: logger, clock: { Int64(Date().timeIntervalSince1970 * 1000) }, authorizer: authorizer)
         try await broker.reconcileLogs()
         try await broker.loadOffsets()
         await logManager.startBackgroundTasks()
@@ -100,15 +122,9 @@ public final class BrokerServer: @unchecked Sendable {
         backgroundTasks.append(Task { await groups.run() })
         backgroundTasks.append(Task { await broker.runOffsetsExpiration() })
 
-        let dispatcher = RequestDispatcher(registry: BrokerAPIs.registry(for: broker), logger: logger)
-        for listener in listeners {
-            let monitor = authenticationMonitor
-            let authentication = saslSettings[listener.name].map { settings in
-                SASLAuthentication(settings: settings, credentials: { await broker.scramCredentialSnapshot() }, monitor: monitor)
-            }
-            let channel = try await bind(listener, dispatcher: dispatcher, tls: listenerTLS[listener.name], sasl: authentication)
-            serverChannels.append(channel)
-            if let address = channel.localAddress { boundAddresses[listener.name] = address }
+        slot.set(broker: broker, dispatcher: RequestDispatcher(registry: BrokerAPIs.registry(for: broker), logger: logger))
+        for (listener, channel) in bound {
+            try await channel.setOption(.autoRead, value: true).get()
             logger.info("listening", metadata: ["listener": "\(listener.name)", "address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
         }
         if let interval = config.int64("rampart.ssl.reload.interval.ms"), interval > 0, !listenerTLS.isEmpty || !oauthBearerKeys.isEmpty {
@@ -117,6 +133,15 @@ public final class BrokerServer: @unchecked Sendable {
                     try? await Task.sleep(for: .milliseconds(interval))
                     if Task.isCancelled { break }
                     self?.reloadTLS(force: false)
+                }
+            })
+        }
+        if let interval = config.int64("rampart.acl.policy.reload.interval.ms"), interval > 0, policyWatcher != nil {
+            backgroundTasks.append(Task { [weak self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(interval))
+                    if Task.isCancelled { break }
+                    self?.reloadPolicy(force: false)
                 }
             })
         }
@@ -130,7 +155,7 @@ public final class BrokerServer: @unchecked Sendable {
         var monitor: AuthenticationMonitor
     }
 
-    private func bind(_ listener: ListenerConfig, dispatcher: RequestDispatcher, tls: ListenerTLS?, sasl: SASLAuthentication?) async throws -> Channel {
+    private func bind(_ listener: ListenerConfig, slot: StartupSlot, tls: ListenerTLS?, sasl: SASLAuthentication?) async throws -> Channel {
         let limits = config.socketRequestMaxBytes
         let idleMs = config.connectionsMaxIdleMs
         let maxPerIP = config.maxConnectionsPerIP
@@ -139,6 +164,7 @@ public final class BrokerServer: @unchecked Sendable {
         let logger = self.logger
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 512)
+            .serverChannelOption(.autoRead, value: false)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
@@ -157,6 +183,7 @@ public final class BrokerServer: @unchecked Sendable {
                 }
                 channel.closeFuture.whenComplete { _ in connections.closed(host: host, channel: channel) }
                 return channel.eventLoop.makeCompletedFuture {
+                    let dispatcher = slot.dispatcher
                     let info = ConnectionInfo(listenerName: listener.name, clientHost: host, principal: .anonymous)
                     let sync = channel.pipeline.syncOperations
                     if let tls {
@@ -272,11 +299,13 @@ public final class BrokerServer: @unchecked Sendable {
         }
     }
 
-    static func brokerSettings(_ config: BrokerConfig, listeners: [ListenerConfig]) -> BrokerSettings {
+    /// `boundPorts`: the ports the listeners got, by name; an advertised listener with port 0 (the
+    /// default when `advertised.listeners` is unset and a listener asked for any port) advertises it.
+    static func brokerSettings(_ config: BrokerConfig, listeners: [ListenerConfig], boundPorts: [String: Int] = [:]) -> BrokerSettings {
         let advertised = config.advertisedListeners.map { listener in
             AdvertisedListener(name: listener.name,
                                host: listener.host.isEmpty || listener.host == "0.0.0.0" ? "127.0.0.1" : listener.host,
-                               port: Int32(listener.port))
+                               port: Int32(listener.port == 0 ? boundPorts[listener.name] ?? 0 : listener.port))
         }
         var settings = BrokerSettings(nodeID: config.nodeID, advertisedListeners: advertised)
         settings.numPartitions = config.numPartitions
@@ -291,11 +320,31 @@ public final class BrokerServer: @unchecked Sendable {
             maxSessionTimeoutMs: Int32(config.int("group.max.session.timeout.ms") ?? 1_800_000),
             initialRebalanceDelayMs: Int32(config.groupInitialRebalanceDelayMs))
         settings.brokerConfigs = brokerConfigEntries(config)
-        settings.superUsers = Set((config.string("super.users") ?? "").split(separator: ";")
-            .compactMap { KafkaPrincipal(parsing: $0.trimmingCharacters(in: .whitespaces)) })
         settings.encryptedListeners = Set(listeners.filter(\.securityProtocol.isEncrypted).map(\.name))
         settings.allowCredentialChangesWithoutTLS = config.bool("rampart.insecure.allow.credential.changes.without.tls")
         return settings
+    }
+}
+
+/// What connections need from a broker that is still starting: set once, before the listeners
+/// accept anything (their server channels start with autoRead off), read by every new connection.
+final class StartupSlot: Sendable {
+    private let state = Mutex<(Broker, RequestDispatcher)?>(nil)
+
+    func set(broker: Broker, dispatcher: RequestDispatcher) {
+        state.withLock { $0 = (broker, dispatcher) }
+    }
+
+    /// The broker; only called once listeners accept, i.e. after `set`.
+    var broker: Broker {
+        guard let broker = state.withLock({ $0?.0 }) else { preconditionFailure("a connection was accepted before the broker was ready") }
+        return broker
+    }
+
+    /// The request dispatcher; only called once listeners accept, i.e. after `set`.
+    var dispatcher: RequestDispatcher {
+        guard let dispatcher = state.withLock({ $0?.1 }) else { preconditionFailure("a connection was accepted before the broker was ready") }
+        return dispatcher
     }
 }
 

@@ -132,8 +132,18 @@ public enum BrokerConfigKeys {
         .init("offsets.topic.replication.factor", .int(1...Int64(Int16.max)), default: "3", "Replication of __consumer_offsets (capped at the live brokers)."),
         .init("transactional.id.expiration.ms", .int(positiveInt), default: "604800000", "Idle transactional ids expire after this."),
         .init("producer.id.expiration.ms", .int(positiveInt), default: "86400000", "Idle producer ids expire after this."),
-        .init("super.users", .string, default: nil,
-              "Semicolon-separated principals (User:alice) that bypass ACLs. Today only they may use Describe/AlterUserScramCredentials; the authorizer extends this."),
+        // Authorization (Kafka's ACL semantics; Rampart's authorizer is always the one in use).
+        .init("super.users", .string, default: nil, "Semicolon-separated principals that bypass ACLs (e.g. User:admin;User:CN=ops), SCRAM user management included."),
+        .init("authorizer.class.name", .string, default: nil,
+              "Accepted for compatibility; Rampart always uses its own ACL authorizer (switched by rampart.authorizer.enabled)."),
+        .init("allow.everyone.if.no.acl.found", .boolean, default: "false",
+              "Allow requests on resources no ACL mentions. true is refused unless rampart.insecure.allow.everyone=true."),
+        .init("rampart.authorizer.enabled", .boolean, default: "true",
+              "Check every request against the ACLs (policy files, dynamic ACLs, super.users). false allows everything."),
+        .init("rampart.acl.policy.path", .string, default: nil,
+              "A policy file, or a directory of *.yaml/*.yml policy files, declaring ACLs. Watched: valid changes apply within 2 s."),
+        .init("rampart.acl.policy.reload.interval.ms", .long(0...60_000), default: "500",
+              "How often the policy files are checked for changes (a change applies once stable for one interval; 0: only on SIGHUP)."),
         // TLS (SSL and SASL_SSL listeners); each may be set per listener as listener.name.<name>.<key>.
         .init("ssl.keystore.type", .choice(["PEM"]), default: "PEM", "Format of ssl.keystore.location (PEM only)."),
         .init("ssl.keystore.location", .string, default: nil, "PEM file with the private key and the certificate chain."),
@@ -184,6 +194,8 @@ public enum BrokerConfigKeys {
               "What serves SCRAM: builtin (Kafka's rules, every client) or cyrus (Cyrus libsasl2; strict RFC 5802 refuses older librdkafka such as Debian 12's 2.0.2 used by kcat)."),
         .init("rampart.insecure.allow.readable.key.file", .boolean, default: "false",
               "Accept an ssl.keystore.location readable by group or others (refused by default)."),
+        .init("rampart.insecure.allow.everyone", .boolean, default: "false",
+              "Permit allow.everyone.if.no.acl.found=true (every principal may use resources no ACL mentions)."),
         .init("rampart.log.format", .choice(["text", "json"]), default: "text", "Log line format."),
         .init("rampart.log.level", .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]),
               default: "info", "Log level."),
@@ -192,7 +204,7 @@ public enum BrokerConfigKeys {
     ]
 
     /// Keys Kafka operators commonly set that this build accepts but does not act on yet (single node,
-    /// no transactions, no authorizer): start-up names them in a warning rather than pretend.
+    /// no transactions): start-up names them in a warning rather than pretend.
     public static let notYetEnforced: Set<String> = [
         "inter.broker.listener.name", "log.index.size.max.bytes", "offsets.topic.replication.factor",
         "transactional.id.expiration.ms", "producer.id.expiration.ms",

@@ -10,8 +10,8 @@ import Testing
     static let admin = KafkaPrincipal(name: "admin")
 
     func fixture(tlsListener: Bool = true) async throws -> BrokerFixture {
-        try await BrokerFixture.make { settings in
-            settings.superUsers = [Self.admin]
+        // The authorizer on, nothing granted: only the super user may describe and alter users.
+        try await BrokerFixture.make(authorizer: Authorizer(config: AuthorizerConfig(superUsers: [Self.admin]))) { settings in
             settings.encryptedListeners = tlsListener ? ["PLAINTEXT"] : []
         }
     }

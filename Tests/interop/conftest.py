@@ -42,6 +42,29 @@ def free_loopback_port() -> int:
         return s.getsockname()[1]
 
 
+# Every principal may do everything but Alter the cluster: the default policy of test brokers (see BrokerProcess).
+ALLOW_ALL_POLICY = """version: 1
+acls:
+  - principal: "User:*"
+    permission: allow
+    operations: [All]
+    resource: {type: topic, name: "*"}
+  - principal: "User:*"
+    permission: allow
+    operations: [All]
+    resource: {type: group, name: "*"}
+  - principal: "User:*"
+    permission: allow
+    operations: [All]
+    resource: {type: transactional-id, name: "*"}
+  # Every cluster operation but Alter: managing users (and, later, ACLs) stays with super.users.
+  - principal: "User:*"
+    permission: allow
+    operations: [Create, ClusterAction, DescribeConfigs, AlterConfigs, IdempotentWrite, Describe]
+    resource: {type: cluster}
+"""
+
+
 class BrokerProcess:
     """One `rampart serve` process with its own data directory; survives restarts on the same port."""
 
@@ -61,6 +84,10 @@ class BrokerProcess:
         self.log_path = workdir / "broker.log"
         self.process = None
         self.starts = 0
+        # The authorizer is on by default; the suites that are not about it run with a policy that allows
+        # every principal everything (tests about ACLs give their own rampart.acl.policy.path).
+        self.allow_all_policy = workdir / "allow-all-policy.yaml"
+        self.allow_all_policy.write_text(ALLOW_ALL_POLICY)
         properties = {
             "node.id": "1",
             "listeners": f"PLAINTEXT://{self.host}:{self.port}",
@@ -71,6 +98,7 @@ class BrokerProcess:
             "offsets.topic.num.partitions": "5",
             "offsets.topic.replication.factor": "1",
             "rampart.log.level": "info",
+            "rampart.acl.policy.path": str(self.allow_all_policy),
         }
         # A TLS listener is probed for readiness over TLS, trusting this CA file.
         self.tls_ca = tls_ca

@@ -5,8 +5,8 @@ import RampartSASL
 
 /// AlterUserScramCredentials (key 51): upserts and deletes SCRAM credentials with Kafka's validation
 /// and error codes. The client sends the salt and SaltedPassword (never the password); the broker keeps
-/// only StoredKey and ServerKey derived from them. Kafka requires ALTER on the cluster; until the
-/// authorizer exists only `super.users` have it. Rampart also refuses it on a listener without TLS —
+/// only StoredKey and ServerKey derived from them. Kafka requires Alter on the Cluster
+/// (CLUSTER_AUTHORIZATION_FAILED; `super.users` have it). Rampart also refuses it on a listener without TLS —
 /// SaltedPassword is as good as the password — unless
 /// `rampart.insecure.allow.credential.changes.without.tls=true`. Every valid change of a request is
 /// committed in one metadata update; connections authenticate with the new credentials from then on.
@@ -23,7 +23,7 @@ struct AlterUserScramCredentialsHandler: KafkaAPIHandler {
 
     func handle(_ request: AlterUserScramCredentialsRequest, context: RequestContext) async -> AlterUserScramCredentialsResponse? {
         let users = orderedUsers(request)
-        guard broker.settings.superUsers.contains(context.principal) else {
+        guard broker.authorization(context).allowsCluster(.alter) else {
             return respond(users.map { Result(user: $0, errorCode: KafkaErrorCode.clusterAuthorizationFailed.rawValue,
                                               errorMessage: "Cluster authorization failed.") })
         }

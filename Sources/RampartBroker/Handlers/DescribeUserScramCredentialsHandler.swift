@@ -3,15 +3,15 @@ import RampartMetadata
 import RampartSASL
 
 /// DescribeUserScramCredentials (key 50): the mechanisms and iteration counts of users' SCRAM
-/// credentials (never salts or keys), for every user when none is named. Kafka requires DESCRIBE on
-/// the cluster; until the authorizer exists only `super.users` have it.
+/// credentials (never salts or keys), for every user when none is named. Kafka requires Describe on
+/// the Cluster (CLUSTER_AUTHORIZATION_FAILED; `super.users` have it).
 struct DescribeUserScramCredentialsHandler: KafkaAPIHandler {
     typealias Request = DescribeUserScramCredentialsRequest
     let broker: Broker
     let supportedVersions: ClosedRange<Int16> = 0...0
 
     func handle(_ request: DescribeUserScramCredentialsRequest, context: RequestContext) async -> DescribeUserScramCredentialsResponse? {
-        guard broker.settings.superUsers.contains(context.principal) else {
+        guard broker.authorization(context).allowsCluster(.describe) else {
             return DescribeUserScramCredentialsResponse(errorCode: KafkaErrorCode.clusterAuthorizationFailed.rawValue,
                                                         errorMessage: "Cluster authorization failed.")
         }
