@@ -38,8 +38,8 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(name: "CRampartOpenSSLShims", dependencies: ["COpenSSL"]),
         // The system Cyrus SASL (DESIGN.md: SASL through libsasl2-dev; the SCRAM plugin is in
-        // libsasl2-modules) and Rampart's in-process credential plugin for it.
-        .systemLibrary(name: "CSASL2", pkgConfig: "libsasl2", providers: [.apt(["libsasl2-dev", "libsasl2-modules"])]),
+        // libsasl2-modules, GSSAPI's in libsasl2-modules-gssapi-mit) and Rampart's in-process credential plugin for it.
+        .systemLibrary(name: "CSASL2", pkgConfig: "libsasl2", providers: [.apt(["libsasl2-dev", "libsasl2-modules", "libsasl2-modules-gssapi-mit"])]),
         .target(name: "CRampartSASLShims", dependencies: ["CSASL2"]),
         .target(
             name: "RampartSASL",

@@ -71,17 +71,24 @@ public enum SASLServerMechanisms {
     /// Prepares the SASL library for `mechanisms` with `provider`; call at start-up so a missing
     /// library or plugin (Cyrus) stops the broker with a message rather than failing each client.
     public static func prepare(_ mechanisms: some Sequence<SASLMechanism>, scramProvider: SCRAMServerProvider = .builtin) throws(SASLError) {
-        if scramProvider == .cyrus, mechanisms.contains(where: { $0.scram != nil }) {
-            try CyrusSASL.initialize()
+        var cyrus: [String] = []
+        for mechanism in mechanisms {
+            if mechanism == .gssapi || (scramProvider == .cyrus && mechanism.scram != nil) { cyrus.append(mechanism.name) }
         }
+        if !cyrus.isEmpty { try CyrusSASL.initialize(requiring: cyrus) }
     }
 
     /// A server exchange of `mechanism`: PLAIN and SCRAM check `credentials`, OAUTHBEARER validates
-    /// tokens with `oauthBearer` (required for it: tokens are never accepted unsigned).
+    /// tokens with `oauthBearer` (required for it: tokens are never accepted unsigned), GSSAPI needs
+    /// `gssapi` (the broker's Kerberos identity and principal rules).
     public static func make(_ mechanism: SASLMechanism, credentials: @escaping SCRAMCredentialLookup,
                             scramProvider: SCRAMServerProvider = .builtin,
-                            oauthBearer: OAuthBearerValidator? = nil) throws(SASLError) -> any SASLServerMechanism {
+                            oauthBearer: OAuthBearerValidator? = nil,
+                            gssapi: GSSAPIServerSettings? = nil) throws(SASLError) -> any SASLServerMechanism {
         switch (mechanism, scramProvider) {
+        case (.gssapi, _):
+            guard let gssapi else { throw SASLError("GSSAPI needs the broker's Kerberos settings") }
+            return try CyrusGSSAPIServer(settings: gssapi)
         case (.plain, _):
             return PLAINServer(credentials: credentials)
         case (.oauthBearer, _):

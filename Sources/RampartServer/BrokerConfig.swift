@@ -92,6 +92,7 @@ public struct BrokerConfig: Sendable {
         "sasl.enabled.mechanisms", "connections.max.reauth.ms",
         "sasl.oauthbearer.jwks.endpoint.url", "sasl.oauthbearer.expected.audience", "sasl.oauthbearer.expected.issuer",
         "sasl.oauthbearer.sub.claim.name", "sasl.oauthbearer.clock.skew.seconds",
+        "sasl.kerberos.service.name", "sasl.kerberos.principal.to.local.rules", "rampart.sasl.kerberos.principal",
     ]
 
     /// A listener-scoped value: `listener.name.<listener, lowercased>.<key>`, else `<key>`, else the default.

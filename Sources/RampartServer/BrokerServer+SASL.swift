@@ -13,6 +13,7 @@ extension BrokerServer {
         let names = (config.listenerValue("sasl.enabled.mechanisms", listener: listener.name) ?? "")
             .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         let served = SASLMechanism.allCases.map(\.name).joined(separator: ", ")
+        // Kafka's default is GSSAPI; Rampart's is SCRAM (GSSAPI needs a keytab and service settings).
         guard !names.isEmpty else {
             throw StartupError(description: "listener \(listener.name): sasl.enabled.mechanisms is empty; name at least one of \(served)")
         }
@@ -31,11 +32,54 @@ extension BrokerServer {
         if mechanisms.contains(.oauthBearer) {
             oauthBearer = try oauthBearerValidator(config, listener: listener, keys: &oauthBearerKeys)
         }
+        let gssapi = mechanisms.contains(.gssapi) ? try gssapiSettings(config, listener: listener) : nil
         return SaslListenerSettings(enabledMechanisms: mechanisms,
                                     failedAuthenticationDelayMs: config.int64("connection.failed.authentication.delay.ms") ?? 100,
                                     scramProvider: SCRAMServerProvider(rawValue: config.string("rampart.sasl.scram.provider") ?? "builtin") ?? .builtin,
                                     maxReauthenticationMs: config.listenerValue("connections.max.reauth.ms", listener: listener.name).flatMap { Int64($0) } ?? 0,
-                                    oauthBearer: oauthBearer)
+                                    oauthBearer: oauthBearer, gssapi: gssapi)
+    }
+
+    /// The Kerberos settings of a listener offering GSSAPI: `sasl.kerberos.service.name` (required, as
+    /// in Kafka), `rampart.sasl.kerberos.principal` (the broker's `service/host@REALM`; its host is the
+    /// name clients ask tickets for and its realm is the default realm of the `DEFAULT` rule),
+    /// `rampart.sasl.kerberos.keytab` (one per broker: MIT Kerberos reads it process-wide) and
+    /// `sasl.kerberos.principal.to.local.rules` (default `DEFAULT`).
+    static func gssapiSettings(_ config: BrokerConfig, listener: ListenerConfig) throws -> GSSAPIServerSettings {
+        func value(_ key: String) -> String? {
+            config.listenerValue(key, listener: listener.name).map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
+        }
+        let prefix = "listener \(listener.name): GSSAPI"
+        guard let service = value("sasl.kerberos.service.name") else {
+            throw StartupError(description: "\(prefix) needs sasl.kerberos.service.name (e.g. kafka)")
+        }
+        guard let principal = value("rampart.sasl.kerberos.principal") else {
+            throw StartupError(description: "\(prefix) needs rampart.sasl.kerberos.principal (the broker's \(service)/<host>@<REALM>)")
+        }
+        let parts = principal.split(separator: "@", omittingEmptySubsequences: false)
+        let names = parts.first.map { $0.split(separator: "/", omittingEmptySubsequences: false) } ?? []
+        guard parts.count == 2, !parts[1].isEmpty, names.count == 2, !names[1].isEmpty else {
+            throw StartupError(description: "\(prefix): rampart.sasl.kerberos.principal '\(principal)' is not service/host@REALM")
+        }
+        guard names[0] == service else {
+            throw StartupError(description: "\(prefix): rampart.sasl.kerberos.principal '\(principal)' is not for the service \(service) (sasl.kerberos.service.name)")
+        }
+        guard let keytab = config.string("rampart.sasl.kerberos.keytab") else {
+            throw StartupError(description: "\(prefix) needs rampart.sasl.kerberos.keytab (the keytab holding \(principal))")
+        }
+        let rules: KerberosPrincipalRules
+        do {
+            rules = try KerberosPrincipalRules(value("sasl.kerberos.principal.to.local.rules") ?? "DEFAULT", defaultRealm: String(parts[1]))
+        } catch {
+            throw StartupError(description: "\(prefix): \(error)")
+        }
+        let settings = GSSAPIServerSettings(serviceName: service, hostName: String(names[1]), keytab: keytab, rules: rules)
+        do {
+            try settings.prepare()
+        } catch {
+            throw StartupError(description: "\(prefix): \(error)")
+        }
+        return settings
     }
 
     /// The token validator of a listener offering OAUTHBEARER (KIP-768 keys, each may be set per

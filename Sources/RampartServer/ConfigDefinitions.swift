@@ -163,7 +163,7 @@ public enum BrokerConfigKeys {
               "Connections that do not complete the TLS handshake in this time are closed."),
         // SASL (SASL_PLAINTEXT and SASL_SSL listeners); sasl.enabled.mechanisms may be set per listener.
         .init("sasl.enabled.mechanisms", .list, default: "SCRAM-SHA-256,SCRAM-SHA-512",
-              "SASL mechanisms offered on SASL listeners: SCRAM-SHA-256, SCRAM-SHA-512, PLAIN, OAUTHBEARER (PLAIN and OAUTHBEARER need TLS). Kafka's default, GSSAPI, is not served yet."),
+              "SASL mechanisms offered on SASL listeners: SCRAM-SHA-256, SCRAM-SHA-512, PLAIN, OAUTHBEARER, GSSAPI (PLAIN and OAUTHBEARER need TLS). Kafka's default is GSSAPI; Rampart's is SCRAM."),
         .init("connection.failed.authentication.delay.ms", .int(nonNegativeInt), default: "100",
               "Delay before the answer to a failed authentication is sent and the connection closed."),
         .init("connections.max.reauth.ms", .long(0...Int64.max), default: "0",
@@ -177,6 +177,12 @@ public enum BrokerConfigKeys {
         .init("sasl.oauthbearer.clock.skew.seconds", .int(0...3600), default: "30", "Allowed clock difference for exp and nbf."),
         .init("rampart.insecure.allow.oauthbearer.without.tls", .boolean, default: "false",
               "Allow OAUTHBEARER on SASL_PLAINTEXT listeners (bearer tokens cross the network in clear). Off by default."),
+        // GSSAPI (Kerberos through Cyrus).
+        .init("sasl.kerberos.service.name", .string, default: nil, "The Kerberos service name of the broker (e.g. kafka); required for GSSAPI."),
+        .init("sasl.kerberos.principal.to.local.rules", .string, default: "DEFAULT",
+              "Rules mapping Kerberos principals to user names (Kafka's syntax: RULE:[n:format](regex)s/a/b/g/L, DEFAULT), comma-separated."),
+        .init("rampart.sasl.kerberos.principal", .string, default: nil, "The broker's Kerberos principal, service/host@REALM (GSSAPI)."),
+        .init("rampart.sasl.kerberos.keytab", .string, default: nil, "The keytab holding the broker's Kerberos key (GSSAPI); one per broker."),
         .init("rampart.auth.failure.threshold", .int(nonNegativeInt), default: "20",
               "Failed SASL authentications from one address within rampart.auth.failure.window.ms that start a backoff (0: no backoff)."),
         .init("rampart.auth.failure.window.ms", .long(1...Int64.max), default: "60000",

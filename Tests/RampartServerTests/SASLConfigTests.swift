@@ -54,7 +54,7 @@ import Testing
 
     @Test func mechanismsNotServedAreNamed() throws {
         let gssapi = try #require(startupError(["listeners": "SASL_SSL://127.0.0.1:9093", "sasl.enabled.mechanisms": "GSSAPI"]))
-        #expect(gssapi.contains("GSSAPI is not served by this build yet"))
+        #expect(gssapi.contains("listener SASL_SSL: GSSAPI needs sasl.kerberos.service.name"))
         let bogus = try #require(startupError(["listeners": "SASL_SSL://127.0.0.1:9093", "sasl.enabled.mechanisms": "SCRAM-SHA-1"]))
         #expect(bogus.contains("SCRAM-SHA-1 is not a SASL mechanism Rampart knows"))
         let empty = try #require(startupError(["listeners": "SASL_SSL://127.0.0.1:9093", "sasl.enabled.mechanisms": " , "]))
@@ -141,6 +141,40 @@ import Testing
         try Self.jwks.replacingOccurrences(of: "\"k1\"", with: "\"k2\"").write(toFile: path, atomically: true, encoding: .utf8)
         #expect(keys.reload(force: false) == .reloaded(keys: 1))
         #expect(keys.current.keys.first?.keyID == "k2")
+    }
+}
+
+@Suite struct GSSAPIConfigTests {
+    @Test func kafkasKeysAndTheBrokersPrincipal() throws {
+        let keytab = FileManager.default.temporaryDirectory.appendingPathComponent("rampart-\(UUID().uuidString).keytab").path
+        #expect(FileManager.default.createFile(atPath: keytab, contents: Data([5, 2])))
+        defer { try? FileManager.default.removeItem(atPath: keytab) }
+        let base = ["listeners": "SASL_SSL://127.0.0.1:9093", "sasl.enabled.mechanisms": "GSSAPI"]
+        func error(_ extra: [String: String]) -> String? {
+            do {
+                let config = try BrokerConfig(properties: base.merging(extra) { $1 })
+                _ = try BrokerServer.saslSettings(config, listeners: config.listeners)
+                return nil
+            } catch {
+                return "\(error)"
+            }
+        }
+        let complete = ["sasl.kerberos.service.name": "kafka", "rampart.sasl.kerberos.principal": "kafka/broker1.example.com@EXAMPLE.COM",
+                        "rampart.sasl.kerberos.keytab": keytab]
+        for (extra, expected) in [
+            (["sasl.kerberos.service.name": "kafka"], "needs rampart.sasl.kerberos.principal"),
+            (complete.merging(["rampart.sasl.kerberos.principal": "kafka@EXAMPLE.COM"]) { $1 }, "is not service/host@REALM"),
+            (complete.merging(["rampart.sasl.kerberos.principal": "zookeeper/h@EXAMPLE.COM"]) { $1 }, "is not for the service kafka"),
+            (complete.merging(["rampart.sasl.kerberos.keytab": "/nonexistent.keytab"]) { $1 }, "cannot read the keytab /nonexistent.keytab"),
+            (complete.merging(["sasl.kerberos.principal.to.local.rules": "RULE:[1:$1"]) { $1 }, "unterminated [n:format]"),
+        ] {
+            #expect(error(extra)?.contains(expected) == true, "\(extra): \(error(extra) ?? "no error")")
+        }
+        let config = try BrokerConfig(properties: base.merging(complete) { $1 })
+        let gssapi = try #require(try BrokerServer.saslSettings(config, listeners: config.listeners)["SASL_SSL"]?.gssapi)
+        #expect(gssapi.serviceName == "kafka" && gssapi.hostName == "broker1.example.com")
+        #expect(gssapi.rules.defaultRealm == "EXAMPLE.COM")
+        #expect(try gssapi.rules.shortName("alice@EXAMPLE.COM") == "alice")
     }
 }
 

@@ -21,10 +21,14 @@ public struct SaslListenerSettings: Sendable {
     public var maxReauthenticationMs: Int64
     /// Validates OAUTHBEARER tokens (required when OAUTHBEARER is enabled).
     public var oauthBearer: OAuthBearerValidator?
+    /// The broker's Kerberos identity and principal rules (required when GSSAPI is enabled).
+    public var gssapi: GSSAPIServerSettings?
 
     public init(enabledMechanisms: [SASLMechanism], failedAuthenticationDelayMs: Int64 = 100, maxRequestsBeforeAuthentication: Int = 16,
-                scramProvider: SCRAMServerProvider = .builtin, maxReauthenticationMs: Int64 = 0, oauthBearer: OAuthBearerValidator? = nil) {
+                scramProvider: SCRAMServerProvider = .builtin, maxReauthenticationMs: Int64 = 0, oauthBearer: OAuthBearerValidator? = nil,
+                gssapi: GSSAPIServerSettings? = nil) {
         self.oauthBearer = oauthBearer
+        self.gssapi = gssapi
         self.enabledMechanisms = enabledMechanisms
         self.failedAuthenticationDelayMs = failedAuthenticationDelayMs
         self.maxRequestsBeforeAuthentication = maxRequestsBeforeAuthentication
@@ -212,7 +216,7 @@ public actor SaslServerAuthenticator {
         let server: any SASLServerMechanism
         do {
             server = try SASLServerMechanisms.make(mechanism, credentials: await credentials(), scramProvider: settings.scramProvider,
-                                                   oauthBearer: settings.oauthBearer)
+                                                   oauthBearer: settings.oauthBearer, gssapi: settings.gssapi)
         } catch {
             state = .finished
             logger.error("cannot start a \(mechanism.name) exchange: \(error)", metadata: ["client": "\(connection.clientHost)"])
