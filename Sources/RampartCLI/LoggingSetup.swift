@@ -30,16 +30,72 @@ struct LineLogHandler: LogHandler {
         if let extra = event.metadata { merged.merge(extra) { $1 } }
         let timestamp = ISO8601DateFormatter.string(from: Date(), timeZone: .gmt,
                                                     formatOptions: [.withInternetDateTime, .withFractionalSeconds])
-        let line: String
-        if json {
-            var object: [String: String] = ["ts": timestamp, "level": "\(event.level)", "logger": label, "msg": "\(event.message)"]
-            for (key, value) in merged { object[key] = "\(value)" }
-            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-            line = String(decoding: data, as: UTF8.self)
-        } else {
-            let meta = merged.isEmpty ? "" : " " + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-            line = "\(timestamp) \(event.level.rawValue.uppercased()) [\(label)] \(event.message)\(meta)"
-        }
+        let line = Self.render(timestamp: timestamp, level: event.level, label: label, message: "\(event.message)",
+                               metadata: merged.mapValues { "\($0)" }, json: json)
         FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    /// One log line, without its newline. Values may come from clients (client ids, topic names,
+    /// SASL user names): JSON lines are escaped JSON objects, and text lines escape control characters
+    /// and quote metadata values holding spaces, quotes or `=`, so no value can start a forged line or
+    /// pass for another field. The fixed fields (`ts`, `level`, `logger`, `msg`) win over metadata keys
+    /// of the same name.
+    static func render(timestamp: String, level: Logger.Level, label: String, message: String,
+                       metadata: [String: String], json: Bool) -> String {
+        let fixed = ["ts", "level", "logger", "msg"]
+        if json {
+            var fields = [("ts", timestamp), ("level", level.rawValue), ("logger", label), ("msg", message)]
+            for key in metadata.keys.sorted() where !fixed.contains(key) { fields.append((key, metadata[key]!)) }
+            return "{" + fields.map { "\"\(jsonEscape($0.0))\":\"\(jsonEscape($0.1))\"" }.joined(separator: ",") + "}"
+        }
+        let meta = metadata.sorted { $0.key < $1.key }.map { " \(textEscape($0.key, quoteIfNeeded: true))=\(textEscape($0.value, quoteIfNeeded: true))" }
+        return "\(timestamp) \(level.rawValue.uppercased()) [\(textEscape(label, quoteIfNeeded: false))] \(textEscape(message, quoteIfNeeded: false))\(meta.joined())"
+    }
+
+    /// JSON string content: quotes, backslashes and control characters escaped.
+    static func jsonEscape(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where isControl(scalar): out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    /// Text-line content: control characters as `\n`, `\r`, `\t`, `\u{…}`; with `quoteIfNeeded`, a
+    /// value that is empty or holds spaces, quotes or `=` is quoted (inner quotes and backslashes escaped).
+    static func textEscape(_ text: String, quoteIfNeeded: Bool) -> String {
+        var out = ""
+        var needsQuotes = quoteIfNeeded && text.isEmpty
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where isControl(scalar): out += "\\u{\(String(scalar.value, radix: 16))}"
+            case "\"", "\\":
+                if quoteIfNeeded { needsQuotes = true; out += "\\" }
+                out.unicodeScalars.append(scalar)
+            case " ", "=":
+                if quoteIfNeeded { needsQuotes = true }
+                out.unicodeScalars.append(scalar)
+            default:
+                if scalar.properties.isWhitespace { needsQuotes = needsQuotes || quoteIfNeeded }
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return needsQuotes ? "\"\(out)\"" : out
+    }
+
+    /// C0/C1 controls, DEL, and the Unicode line/paragraph separators (some viewers break lines there).
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
     }
 }

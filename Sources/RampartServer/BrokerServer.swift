@@ -27,6 +27,11 @@ public final class BrokerServer: @unchecked Sendable {
     var policyWatcher: PolicyWatcher?
     /// Held while the broker runs, so offline tools do not write under it.
     private var dataDirectoryLocks: [DataDirectoryLock] = []
+    /// `rampart.metrics.listener`'s HTTP endpoint, when set.
+    private var metricsEndpoint: MetricsEndpoint?
+
+    /// The metrics endpoint's address as bound (nil when `rampart.metrics.listener` is unset).
+    public var metricsAddress: SocketAddress? { metricsEndpoint?.localAddress }
 
     /// The listeners as bound (ports resolved when 0 was asked for).
     public private(set) var boundAddresses: [String: SocketAddress] = [:]
@@ -51,6 +56,8 @@ public final class BrokerServer: @unchecked Sendable {
             listenerTLS[listener.name] = tls
         }
         self.listenerTLS = Array(listenerTLS.values)
+        let metricsSettings = try metricsEndpointSettings()
+        RampartMetricsRegistry.bootstrap()
         let saslSettings = try Self.saslSettings(config, listeners: listeners)
         let inert = BrokerConfigKeys.notYetEnforced.filter { config.explicit[$0] != nil }.sorted()
         if !inert.isEmpty {
@@ -120,6 +127,11 @@ public final class BrokerServer: @unchecked Sendable {
             try await channel.setOption(.autoRead, value: true).get()
             logger.info("listening", metadata: ["listener": "\(listener.name)", "address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
         }
+        if let metricsSettings {
+            let channels = bound.map { ($0.0.name, $0.1) }
+            metricsEndpoint = try await startMetricsEndpoint(metricsSettings, group: group, tls: Array(listenerTLS.values),
+                                                             listenersDown: { channels.filter { !$0.1.isActive }.map(\.0) })
+        }
         if let interval = config.int64("rampart.ssl.reload.interval.ms"), interval > 0, !listenerTLS.isEmpty {
             backgroundTasks.append(Task { [weak self] in
                 while !Task.isCancelled {
@@ -173,13 +185,18 @@ public final class BrokerServer: @unchecked Sendable {
                     logger.warning("refusing connection: max.connections reached", metadata: ["client": "\(host)"])
                     return channel.close()
                 }
-                channel.closeFuture.whenComplete { _ in connections.closed(host: host, channel: channel) }
+                BrokerMetrics.connection(listener: listener.name, delta: 1)
+                channel.closeFuture.whenComplete { _ in
+                    connections.closed(host: host, channel: channel)
+                    BrokerMetrics.connection(listener: listener.name, delta: -1)
+                }
                 return channel.eventLoop.makeCompletedFuture {
                     let dispatcher = slot.dispatcher
                     let info = ConnectionInfo(listenerName: listener.name, clientHost: host, principal: .anonymous)
                     let sync = channel.pipeline.syncOperations
                     if let tls {
                         try sync.addHandler(TLSHandler(context: tls.context))
+                        try sync.addHandler(TLSHandshakeFailureCounter(listener: listener.name))
                         // On SASL_SSL the principal comes from SASL, not from a client certificate.
                         if sasl == nil {
                             try sync.addHandler(TLSPrincipalHandler(rules: tls.principalRules, listener: listener.name, logger: logger))
@@ -231,6 +248,8 @@ public final class BrokerServer: @unchecked Sendable {
         for channel in serverChannels { try? await channel.close() }
         serverChannels.removeAll()
         await connections.closeAll(timeout: timeout)
+        await metricsEndpoint?.close()
+        metricsEndpoint = nil
         for task in backgroundTasks { task.cancel() }
         for task in backgroundTasks { await task.value }
         if let broker {

@@ -141,6 +141,8 @@ public actor SaslServerAuthenticator {
     private func handshake(_ request: SaslHandshakeRequest, decoded: DecodedKafkaRequest, connection: ConnectionInfo) async -> Outcome {
         guard let mechanism = SASLMechanism(name: request.mechanism), settings.enabledMechanisms.contains(mechanism) else {
             state = .finished
+            // The client's string is not a label value (unbounded); the failure is counted under "unknown".
+            BrokerMetrics.authentication(mechanism: "unknown", outcome: "unsupported_mechanism")
             let response = encode(SaslHandshakeResponse(errorCode: KafkaErrorCode.unsupportedSaslMechanism.rawValue, mechanisms: enabledNames),
                                   decoded)
             return .failed(response: response, reason: "client asked for SASL mechanism '\(request.mechanism.prefix(64))', not one of \(enabledNames.joined(separator: ", "))")
@@ -174,6 +176,7 @@ public actor SaslServerAuthenticator {
         case .success(let identity, let finalData):
             state = .finished
             let principal = KafkaPrincipal(name: identity.username)
+            BrokerMetrics.authentication(mechanism: mechanism.mechanism.name, outcome: "success")
             logger.debug("authenticated", metadata: [
                 "client": "\(connection.clientHost)", "listener": "\(connection.listenerName)",
                 "mechanism": "\(mechanism.mechanism.name)", "principal": "\(principal)"])
@@ -185,6 +188,7 @@ public actor SaslServerAuthenticator {
             return .authenticated(response: response, principal: principal)
         case .failure(let failure):
             state = .finished
+            BrokerMetrics.authentication(mechanism: mechanism.mechanism.name, outcome: failure.reason.rawValue)
             logger.debug("SASL exchange failed", metadata: ["client": "\(connection.clientHost)", "detail": "\(failure.detail)"])
             let reason = "failed authentication with SASL mechanism \(mechanism.mechanism.name) (\(failure.reason.rawValue))"
             if raw { return .failed(response: nil, reason: reason) }
