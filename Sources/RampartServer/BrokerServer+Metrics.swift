@@ -26,6 +26,10 @@ public enum RampartMetricsRegistry {
                 .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
                 .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
             ]
+            factory.durationHistogramBuckets["rampart_fsync_duration_seconds"] = [
+                .microseconds(100), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+                .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1), .seconds(5),
+            ]
             MetricsSystem.bootstrap(factory)
         }
     }
@@ -36,6 +40,13 @@ final class ScrapeGauges: Sendable {
     private let registry: PrometheusCollectorRegistry
     /// The partition gauges last set, so a deleted partition's series disappear.
     private let partitionGauges = Mutex<[TopicPartition: (Prometheus.Gauge, Prometheus.Gauge)]>([:])
+    /// The consumer-lag gauges last set, by group and partition.
+    private let lagGauges = Mutex<[LagKey: Prometheus.Gauge]>([:])
+
+    struct LagKey: Hashable {
+        var group: String
+        var partition: TopicPartition
+    }
 
     static var certificateExpiry: MetricNameDescriptor {
         .init(metricName: "rampart_tls_certificate_expiry", unitName: "days", helpText: "Days until the listener's own TLS certificate expires.")
@@ -49,6 +60,10 @@ final class ScrapeGauges: Sendable {
     static var logEndOffset: MetricNameDescriptor {
         .init(metricName: "rampart_partition_log_end", unitName: "offset", helpText: "The next offset to be written to the partition.")
     }
+    static var consumerLag: MetricNameDescriptor {
+        .init(metricName: "rampart_consumer_group", unitName: "lag",
+              helpText: "High watermark minus the group's committed offset, per partition the group committed.")
+    }
     static var partitionSize: MetricNameDescriptor {
         .init(metricName: "rampart_partition_size", unitName: "bytes", helpText: "Bytes of the partition's log segments.")
     }
@@ -57,7 +72,8 @@ final class ScrapeGauges: Sendable {
         self.registry = registry
     }
 
-    func refresh(logs: LogManager?, tls: [ListenerTLS], now: Date = Date()) async {
+    func refresh(broker: Broker?, tls: [ListenerTLS], now: Date = Date()) async {
+        let logs = broker?.logs
         for listener in tls {
             guard let certificate = listener.certificate else { continue }
             registry.makeGauge(descriptor: Self.certificateExpiry, labels: [("listener", listener.listener)])
@@ -87,6 +103,26 @@ final class ScrapeGauges: Sendable {
                 pair.1.set(to: Double(size))
             }
         }
+        guard let broker else { return }
+        var lags: [LagKey: Int64] = [:]
+        for group in await broker.offsets.groupsWithOffsets() {
+            for (tp, committed) in await broker.offsets.committed(groupID: group) {
+                guard let log = await logs.log(for: tp) else { continue }
+                lags[LagKey(group: group, partition: tp)] = max(0, await log.highWatermark - committed.offset)
+            }
+        }
+        lagGauges.withLock { gauges in
+            for (key, gauge) in gauges where lags[key] == nil {
+                registry.unregisterGauge(gauge)
+                gauges[key] = nil
+            }
+            for (key, lag) in lags {
+                let gauge = gauges[key] ?? registry.makeGauge(descriptor: Self.consumerLag, labels: [
+                    ("group", key.group), ("topic", key.partition.topic), ("partition", "\(key.partition.partition)")])
+                gauges[key] = gauge
+                gauge.set(to: Double(lag))
+            }
+        }
     }
 }
 
@@ -104,11 +140,12 @@ extension BrokerServer {
                               listenersDown: @escaping @Sendable () -> [String]) async throws -> MetricsEndpoint {
         let registry = RampartMetricsRegistry.shared
         let gauges = ScrapeGauges(registry: registry)
+        let broker = self.broker
         let logs = broker?.logs
         let endpoint = try await MetricsEndpoint.start(
             settings: settings, group: group,
             scrape: {
-                await gauges.refresh(logs: logs, tls: tls)
+                await gauges.refresh(broker: broker, tls: tls)
                 return registry.emitToBuffer()
             },
             health: {

@@ -143,6 +143,10 @@ def test_counters_move_with_produce_and_consume(broker):
     assert value(after, "rampart_authentication_total", mechanism="SCRAM-SHA-256", outcome="success") >= 3
     assert value(after, "rampart_connections_active", listener="SASL_PLAINTEXT") >= 0
     assert value(after, "rampart_under_replicated_partitions") == 0
+    assert (("rampart_consumer_group_lag", frozenset({"group": f"g-{topic}", "topic": topic, "partition": "0"}.items()))
+            in after), "no lag series for the consumer's group"
+    assert value(after, "rampart_consumer_group_lag", group=f"g-{topic}", topic=topic, partition="0") == 0
+    assert value(after, "rampart_fsync_duration_seconds_count") > value(before, "rampart_fsync_duration_seconds_count")
 
 
 def test_failed_authentication_is_counted(broker):
