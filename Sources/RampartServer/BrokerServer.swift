@@ -51,6 +51,7 @@ public final class BrokerServer: @unchecked Sendable {
         let listeners = config.listeners
         var listenerTLS: [String: ListenerTLS] = [:]
         for listener in listeners where listener.securityProtocol.isEncrypted {
+            try checkClientAuthentication(listener)
             let tls = try ListenerTLS(config: config, listener: listener.name)
             tls.logCertificate(logger, event: "listener \(listener.name)")
             listenerTLS[listener.name] = tls
@@ -151,6 +152,21 @@ public final class BrokerServer: @unchecked Sendable {
             })
         }
         logger.info("Rampart broker started", metadata: ["node.id": "\(settings.nodeID)", "cluster.id": "\(image.clusterID)"])
+    }
+
+    /// On an `SSL` listener the client certificate is the only authentication. `requested` lets a
+    /// client without one in as `User:ANONYMOUS`, which DESIGN makes a start-up error unless
+    /// `rampart.insecure.allow.ssl.client.auth.requested=true`; `none` (no client authentication at
+    /// all) is allowed, as in Kafka, but warned about — the authorizer decides what ANONYMOUS may do.
+    private func checkClientAuthentication(_ listener: ListenerConfig) throws {
+        guard listener.securityProtocol == .ssl else { return }
+        let clientAuth = config.listenerValue("ssl.client.auth", listener: listener.name) ?? "none"
+        if clientAuth == "requested" && !config.bool("rampart.insecure.allow.ssl.client.auth.requested") {
+            throw StartupError(description: "listener \(listener.name): ssl.client.auth=requested lets clients without a certificate in as User:ANONYMOUS on an SSL listener; use required (or set rampart.insecure.allow.ssl.client.auth.requested=true)")
+        }
+        if clientAuth != "required" {
+            logger.warning("SSL listener \(listener.name) with ssl.client.auth=\(clientAuth): traffic is encrypted but clients without a certificate are NOT authenticated; they are User:ANONYMOUS and get only what the ACLs grant ANONYMOUS")
+        }
     }
 
     /// What a SASL listener's connections need to authenticate.

@@ -175,6 +175,8 @@ public enum BrokerConfigKeys {
               "Allow AlterUserScramCredentials on listeners without TLS (the salted password it carries logs a user in). Off by default."),
         .init("rampart.sasl.scram.provider", .choice(["builtin", "cyrus"]), default: "builtin",
               "What serves SCRAM: builtin (Kafka's rules, every client) or cyrus (Cyrus libsasl2; strict RFC 5802 refuses older librdkafka such as Debian 12's 2.0.2 used by kcat)."),
+        .init("rampart.insecure.allow.ssl.client.auth.requested", .boolean, default: "false",
+              "Allow ssl.client.auth=requested on SSL listeners (clients without a certificate become User:ANONYMOUS)."),
         .init("rampart.insecure.allow.readable.key.file", .boolean, default: "false",
               "Accept an ssl.keystore.location readable by group or others (refused by default)."),
         .init("rampart.insecure.allow.everyone", .boolean, default: "false",
