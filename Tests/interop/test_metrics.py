@@ -5,6 +5,7 @@ to authenticate and as the authorizer denies a request; /health answers 200 with
 
 import json
 import os
+import socket
 import subprocess
 import time
 import urllib.error
@@ -18,6 +19,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import BrokerProcess, free_loopback_port
+from test_tls import issue, make_ca
 
 PASSWORDS = {"alice": "alice-Metrics-5d21", "bob": "bob-Metrics-8e44"}
 TOKEN = "metrics-token-3b9f07"
@@ -50,9 +52,18 @@ def broker(tmp_path_factory):
     token = workdir / "metrics.token"
     token.write_text(TOKEN + "\n")
     os.chmod(token, 0o600)
+    certs = workdir / "certs"
+    certs.mkdir()
+    make_ca(certs, "ca")
+    issue(certs, "ca", "broker", "/CN=localhost", san="DNS:localhost,IP:127.0.0.1")
+    keystore = certs / "broker-keystore.pem"
+    keystore.write_text((certs / "broker.key").read_text() + (certs / "broker.crt").read_text())
+    os.chmod(keystore, 0o600)
     metrics_port = free_loopback_port()
+    ssl_port = free_loopback_port()
     b = BrokerProcess(workdir, extra_properties={
-        "listeners": "SASL_PLAINTEXT://127.0.0.1:{port}",
+        "listeners": f"SASL_PLAINTEXT://127.0.0.1:{{port}},SSL://127.0.0.1:{ssl_port}",
+        "ssl.keystore.location": str(keystore),
         "sasl.enabled.mechanisms": "SCRAM-SHA-256",
         "super.users": "User:alice",
         "rampart.acl.policy.path": str(policy),
@@ -62,6 +73,7 @@ def broker(tmp_path_factory):
         "rampart.log.format": "json",
     })
     b.metrics_port = metrics_port
+    b.ssl_port = ssl_port
     add_user(b.config_path, "alice", PASSWORDS["alice"])
     add_user(b.config_path, "bob", PASSWORDS["bob"])
     b.start()
@@ -184,3 +196,21 @@ def test_json_logs_are_valid_and_hold_no_password(broker):
     for line in lines:
         record = json.loads(line)
         assert {"ts", "level", "logger", "msg"} <= record.keys()
+
+
+def test_tls_handshake_failure_and_certificate_expiry(broker):
+    key = ("rampart_tls_handshake_failures_total", frozenset({"listener": "SSL", "reason": "handshakeFailed"}.items()))
+    before = scrape(broker)
+    days = value(before, "rampart_tls_certificate_expiry_days", listener="SSL")
+    assert 1 < days < 100 * 366
+    with socket.create_connection(("127.0.0.1", broker.ssl_port), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")  # not TLS
+        try:
+            sock.recv(1024)
+        except OSError:
+            pass
+    deadline = time.time() + 10
+    while scrape(broker).get(key, 0.0) <= before.get(key, 0.0) and time.time() < deadline:
+        time.sleep(0.2)
+    after = scrape(broker)
+    assert after.get(key, 0.0) > before.get(key, 0.0), [k for k in after if k[0] == "rampart_tls_handshake_failures_total"]
