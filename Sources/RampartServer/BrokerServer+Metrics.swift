@@ -148,20 +148,23 @@ extension BrokerServer {
                 await gauges.refresh(broker: broker, tls: tls)
                 return registry.emitToBuffer()
             },
-            health: {
-                var reasons = listenersDown().map { "listener \($0) is not bound" }
-                if let logs {
-                    for (tp, reason) in await logs.offlinePartitions().sorted(by: { $0.key < $1.key }) {
-                        reasons.append("partition \(tp) is offline: \(reason)")
-                    }
-                } else {
-                    reasons.append("the broker is not started")
-                }
-                return reasons.isEmpty ? .ok : .unavailable(reasons)
-            })
+            health: { await Self.health(listenersDown: listenersDown(), logs: logs) })
         logger.info("metrics endpoint listening", metadata: [
             "address": "\(endpoint.localAddress.map { "\($0)" } ?? "?")", "token": "\(settings.token == nil ? "none" : "required")"])
         return endpoint
+    }
+
+    /// `/health`: ok when no listener is down and every partition is online.
+    static func health(listenersDown: [String], logs: LogManager?) async -> MetricsEndpoint.Health {
+        var reasons = listenersDown.map { "listener \($0) is not bound" }
+        if let logs {
+            for (tp, reason) in await logs.offlinePartitions().sorted(by: { $0.key < $1.key }) {
+                reasons.append("partition \(tp) is offline: \(reason)")
+            }
+        } else {
+            reasons.append("the broker is not started")
+        }
+        return reasons.isEmpty ? .ok : .unavailable(reasons)
     }
 
     /// Counts a policy reload (`rampart_policy_reloads_total{outcome}`).

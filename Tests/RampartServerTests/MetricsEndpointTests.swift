@@ -1,4 +1,5 @@
 import Foundation
+import KafkaProtocol
 import Logging
 import NIOCore
 import NIOPosix
@@ -6,6 +7,7 @@ import Synchronization
 import Testing
 @testable import RampartCLI
 @testable import RampartServer
+import RampartStorage
 
 /// The operations endpoint: settings and token rules, /metrics and /health over HTTP, a broker serving it.
 @Suite struct MetricsEndpointTests {
@@ -143,5 +145,32 @@ import Testing
         #expect(!json.contains("\n"))
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: String])
         #expect(object == ["ts": "T", "level": "warning", "logger": "l", "msg": "m\"\\\u{0}", "client": evil, "x": "\u{2028}"])
+    }
+
+    @Test func healthTurns503WhenAPartitionGoesOfflineAndBackWhenItIsGone() async throws {
+        let fs = FaultInjectingFileSystem()
+        let logs = LogManager(config: LogManagerConfig(logDirs: ["/data"]), fileSystem: fs)
+        _ = try await logs.startup()
+        let tp = TopicPartition(topic: "orders", partition: 0)
+        let log = try await logs.createLog(tp)
+        func batch() throws -> ByteBuffer {
+            var buffer = ByteBuffer()
+            try RecordBatch(records: [Record(offsetDelta: 0, timestampDelta: 0, key: nil, value: ByteBuffer(string: "v"))],
+                            baseTimestamp: 1_700_000_000_000, compression: .none, isControl: false).write(to: &buffer)
+            return buffer
+        }
+        _ = try await log.append(try batch(), durability: .flushed)
+        #expect(await BrokerServer.health(listenersDown: [], logs: logs) == .ok)
+        #expect(await BrokerServer.health(listenersDown: ["SSL"], logs: logs) == .unavailable(["listener SSL is not bound"]))
+        fs.failSync { $0.hasSuffix(".log") }
+        _ = try? await log.append(try batch(), durability: .flushed)
+        fs.failSync(where: nil)
+        guard case .unavailable(let reasons) = await BrokerServer.health(listenersDown: [], logs: logs) else {
+            Issue.record("an offline partition should make /health unavailable")
+            return
+        }
+        #expect(reasons.count == 1 && reasons[0].hasPrefix("partition orders-0 is offline: fsync failed"))
+        try await logs.deleteLog(tp)
+        #expect(await BrokerServer.health(listenersDown: [], logs: logs) == .ok)
     }
 }
