@@ -3,14 +3,38 @@ import Logging
 
 /// Installs the process's log handler: Kafka-style text lines or one JSON object per line, on stderr.
 enum LoggingSetup {
-    static func bootstrap(format: String, level: String) {
+    /// `overrides`: `rampart.log.level.overrides`, e.g. `RampartStorage=debug,RampartSASL=warning`.
+    static func bootstrap(format: String, level: String, overrides: String? = nil) throws {
         let logLevel = Logger.Level(rawValue: level) ?? .info
+        let subsystems = try parseOverrides(overrides ?? "")
         LoggingSystem.bootstrap { label in
             var handler = LineLogHandler(label: label, json: format == "json")
-            handler.logLevel = logLevel
+            handler.subsystemLevels = subsystems
+            handler.defaultLevel = logLevel
+            // The handler must see the most verbose level any subsystem asked for; `log` filters.
+            handler.logLevel = subsystems.values.reduce(logLevel) { min($0, $1) }
             return handler
         }
     }
+
+    /// Parses `subsystem=level` pairs separated by commas; a subsystem is a module (`RampartStorage`,
+    /// `RampartBroker`, `RampartSASL`, …) or a logger label prefix (`rampart.storage`).
+    static func parseOverrides(_ text: String) throws -> [String: Logger.Level] {
+        var result: [String: Logger.Level] = [:]
+        for pair in text.split(separator: ",") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, !parts[0].isEmpty, let level = Logger.Level(rawValue: parts[1].lowercased()) else {
+                throw LoggingSetupError(description: "rampart.log.level.overrides: '\(pair)' is not subsystem=level (levels: trace, debug, info, notice, warning, error, critical)")
+            }
+            result[parts[0]] = level
+        }
+        return result
+    }
+}
+
+/// A logging setting that stops start-up.
+struct LoggingSetupError: Error, CustomStringConvertible {
+    let description: String
 }
 
 /// A log handler writing one line per message to stderr.
@@ -19,6 +43,18 @@ struct LineLogHandler: LogHandler {
     let json: Bool
     var logLevel: Logger.Level = .info
     var metadata: Logger.Metadata = [:]
+    /// The level of messages no subsystem override covers.
+    var defaultLevel: Logger.Level = .info
+    /// Levels by module (the event's source) or logger label prefix.
+    var subsystemLevels: [String: Logger.Level] = [:]
+
+    /// The level that applies to a message from `source` logged through this handler's label.
+    func threshold(source: String) -> Logger.Level {
+        if subsystemLevels.isEmpty { return logLevel }
+        if let level = subsystemLevels[source] { return level }
+        let prefix = subsystemLevels.keys.filter { label == $0 || label.hasPrefix($0 + ".") }.max { $0.count < $1.count }
+        return prefix.flatMap { subsystemLevels[$0] } ?? defaultLevel
+    }
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
@@ -26,6 +62,7 @@ struct LineLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
+        guard event.level >= threshold(source: event.source) else { return }
         var merged = metadata
         if let extra = event.metadata { merged.merge(extra) { $1 } }
         let timestamp = ISO8601DateFormatter.string(from: Date(), timeZone: .gmt,

@@ -188,6 +188,8 @@ public enum BrokerConfigKeys {
         .init("rampart.log.format", .choice(["text", "json"]), default: "text", "Log line format."),
         .init("rampart.log.level", .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]),
               default: "info", "Log level."),
+        .init("rampart.log.level.overrides", .string, default: nil,
+              "Per-subsystem levels, e.g. RampartStorage=debug,RampartSASL=warning (a module name or a logger label prefix)."),
         .init("rampart.flush.on.ack.all", .boolean, default: "true",
               "fsync before acknowledging acks=all produce requests (Rampart's durability default)."),
     ]

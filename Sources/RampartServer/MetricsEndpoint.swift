@@ -116,6 +116,8 @@ final class MetricsHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
     private let scrape: @Sendable () async -> [UInt8]
     private let health: @Sendable () async -> MetricsEndpoint.Health
     private var head: HTTPRequestHead?
+    /// The request being answered is a HEAD: headers only.
+    private var headOnly = false
 
     init(token: String?, scrape: @escaping @Sendable () async -> [UInt8], health: @escaping @Sendable () async -> MetricsEndpoint.Health) {
         self.token = token
@@ -138,6 +140,7 @@ final class MetricsHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
 
     private func respond(to head: HTTPRequestHead, context: ChannelHandlerContext) {
         let keepAlive = head.isKeepAlive
+        self.headOnly = head.method == .HEAD
         guard authorized(head) else {
             write(context, status: .unauthorized, type: "application/json", body: Array(#"{"status":"error","reason":"a bearer token is required"}"#.utf8),
                   extra: [("WWW-Authenticate", "Bearer")], keepAlive: keepAlive)
@@ -197,7 +200,9 @@ final class MetricsHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
         headers.add(contentsOf: extra)
         if !keepAlive { headers.add(name: "Connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
+        if !headOnly {
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
+        }
         let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
         if !keepAlive {
             let channel = context.channel

@@ -173,4 +173,20 @@ import RampartStorage
         try await logs.deleteLog(tp)
         #expect(await BrokerServer.health(listenersDown: [], logs: logs) == .ok)
     }
+
+    @Test func perSubsystemLevels() throws {
+        #expect(try LoggingSetup.parseOverrides("RampartStorage=debug, rampart.storage = WARNING")
+                == ["RampartStorage": .debug, "rampart.storage": .warning])
+        #expect(throws: LoggingSetupError.self) { try LoggingSetup.parseOverrides("RampartStorage") }
+        #expect(throws: LoggingSetupError.self) { try LoggingSetup.parseOverrides("RampartStorage=loud") }
+        var handler = LineLogHandler(label: "rampart.storage.orders-0", json: false)
+        handler.defaultLevel = .info
+        handler.subsystemLevels = ["rampart.storage": .warning, "RampartSASL": .trace]
+        #expect(handler.threshold(source: "RampartStorage") == .warning)
+        #expect(handler.threshold(source: "RampartSASL") == .trace)
+        var server = LineLogHandler(label: "rampart.server", json: false)
+        server.defaultLevel = .info
+        server.subsystemLevels = ["rampart.storage": .warning]
+        #expect(server.threshold(source: "RampartBroker") == .info)
+    }
 }
