@@ -40,8 +40,8 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(name: "CRampartOpenSSLShims", dependencies: ["COpenSSL"]),
         // The system Cyrus SASL (DESIGN.md: SASL through libsasl2-dev; the SCRAM plugin is in
-        // libsasl2-modules) and Rampart's in-process credential plugin for it.
-        .systemLibrary(name: "CSASL2", pkgConfig: "libsasl2", providers: [.apt(["libsasl2-dev", "libsasl2-modules"])]),
+        // libsasl2-modules, GSSAPI's in libsasl2-modules-gssapi-mit) and Rampart's in-process credential plugin for it.
+        .systemLibrary(name: "CSASL2", pkgConfig: "libsasl2", providers: [.apt(["libsasl2-dev", "libsasl2-modules", "libsasl2-modules-gssapi-mit"])]),
         .target(name: "CRampartSASLShims", dependencies: ["CSASL2"]),
         .target(
             name: "RampartSASL",
@@ -67,7 +67,7 @@ let package = Package(
         .target(
             name: "KafkaClient",
             dependencies: [
-                "KafkaProtocol", "RampartProperties", "RampartTLS",
+                "KafkaProtocol", "RampartProperties", "RampartTLS", "RampartSASL",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -184,7 +184,7 @@ let package = Package(
         .testTarget(
             name: "KafkaClientTests",
             dependencies: [
-                "KafkaClient", "KafkaProtocol", "RampartServer", "RampartTLS",
+                "KafkaClient", "KafkaProtocol", "RampartServer", "RampartTLS", "RampartSASL", "RampartMetadata",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
@@ -199,7 +199,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "RampartSASLTests", dependencies: ["RampartSASL"], swiftSettings: swiftSettings),
+        .testTarget(name: "RampartSASLTests", dependencies: ["RampartSASL", "COpenSSL"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RampartServerTests",
             dependencies: [

@@ -1,5 +1,7 @@
 #include "CRampartSASLShims.h"
 
+#include <dlfcn.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sasl/sasl.h>
@@ -108,4 +110,92 @@ int rampart_sasl_server_init(const char *mech_list, rampart_sasl_credential_look
     int result = sasl_auxprop_add_plugin(rampart_sasl_auxprop_plugin_name, rampart_auxprop_init);
     if (result != SASL_OK) return result;
     return sasl_server_init(rampart_global_callbacks, "rampart");
+}
+
+// The parts of the GSS-API (RFC 2744) this file needs, declared here rather than taken from the
+// Kerberos headers: gss_buffer_desc's layout and the two functions' signatures are fixed by the RFC.
+typedef uint32_t rampart_om_uint32;
+typedef struct {
+    size_t length;
+    void *value;
+} rampart_gss_buffer;
+typedef rampart_om_uint32 (*rampart_gss_display_name_fn)(rampart_om_uint32 *minor, const void *name, rampart_gss_buffer *out, void **type);
+typedef rampart_om_uint32 (*rampart_gss_release_buffer_fn)(rampart_om_uint32 *minor, rampart_gss_buffer *buffer);
+
+typedef struct rampart_krb5_context *rampart_krb5_context;
+typedef int32_t (*rampart_krb5_init_context_fn)(rampart_krb5_context *context);
+typedef void (*rampart_krb5_free_context_fn)(rampart_krb5_context context);
+typedef int32_t (*rampart_krb5_get_default_realm_fn)(rampart_krb5_context context, char **realm);
+typedef void (*rampart_krb5_free_default_realm_fn)(rampart_krb5_context context, char *realm);
+
+/// The client's name from Cyrus's authentication id: Cyrus's GSSAPI plugin drops the realm when it is
+/// the default realm of this host's Kerberos configuration, so it is put back from there (libkrb5,
+/// loaded with libgssapi_krb5).
+static int rampart_gss_name_from_authid(sasl_conn_t *connection, char *out, unsigned out_size) {
+    const void *value = NULL;
+    if (sasl_getprop(connection, SASL_AUTHUSER, &value) != SASL_OK || value == NULL) return -6;
+    const char *authid = value;
+    size_t length = strlen(authid);
+    if (strchr(authid, '@') != NULL) {
+        if (length >= out_size) return -5;
+        memcpy(out, authid, length + 1);
+        return 0;
+    }
+    void *library = dlopen("libkrb5.so.3", RTLD_NOW | RTLD_NOLOAD);
+    if (library == NULL) return -7;
+    rampart_krb5_init_context_fn init = (rampart_krb5_init_context_fn)dlsym(library, "krb5_init_context");
+    rampart_krb5_free_context_fn free_context = (rampart_krb5_free_context_fn)dlsym(library, "krb5_free_context");
+    rampart_krb5_get_default_realm_fn get_realm = (rampart_krb5_get_default_realm_fn)dlsym(library, "krb5_get_default_realm");
+    rampart_krb5_free_default_realm_fn free_realm = (rampart_krb5_free_default_realm_fn)dlsym(library, "krb5_free_default_realm");
+    int result = -8;
+    rampart_krb5_context context = NULL;
+    if (init != NULL && free_context != NULL && get_realm != NULL && free_realm != NULL && init(&context) == 0) {
+        char *realm = NULL;
+        if (get_realm(context, &realm) == 0 && realm != NULL) {
+            size_t realm_length = strlen(realm);
+            if (length + 1 + realm_length < out_size) {
+                memcpy(out, authid, length);
+                out[length] = '@';
+                memcpy(out + length + 1, realm, realm_length + 1);
+                result = 0;
+            } else {
+                result = -5;
+            }
+            free_realm(context, realm);
+        }
+        free_context(context);
+    }
+    dlclose(library);
+    return result;
+}
+
+int rampart_sasl_gss_peer_name(void *connection, char *out, unsigned out_size) {
+    if (connection == NULL || out == NULL || out_size == 0) return -1;
+    const void *name = NULL;
+    if (sasl_getprop((sasl_conn_t *)connection, SASL_GSS_PEER_NAME, &name) != SASL_OK || name == NULL) {
+        // This Cyrus does not keep the peer's gss_name_t.
+        return rampart_gss_name_from_authid((sasl_conn_t *)connection, out, out_size);
+    }
+    // Already loaded by Cyrus's GSSAPI plugin; RTLD_NOLOAD never loads anything new.
+    void *library = dlopen("libgssapi_krb5.so.2", RTLD_NOW | RTLD_NOLOAD);
+    if (library == NULL) return -3;
+    rampart_gss_display_name_fn display = (rampart_gss_display_name_fn)dlsym(library, "gss_display_name");
+    rampart_gss_release_buffer_fn release = (rampart_gss_release_buffer_fn)dlsym(library, "gss_release_buffer");
+    int result = -4;
+    if (display != NULL && release != NULL) {
+        rampart_om_uint32 minor = 0;
+        rampart_gss_buffer buffer = {0, NULL};
+        if (display(&minor, name, &buffer, NULL) == 0 && buffer.value != NULL) {
+            if (buffer.length < out_size && memchr(buffer.value, 0, buffer.length) == NULL) {
+                memcpy(out, buffer.value, buffer.length);
+                out[buffer.length] = 0;
+                result = 0;
+            } else {
+                result = -5;
+            }
+            release(&minor, &buffer);
+        }
+    }
+    dlclose(library);
+    return result;
 }

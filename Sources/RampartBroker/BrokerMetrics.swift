@@ -1,7 +1,8 @@
 import Metrics
 
 /// The broker's metrics, recorded through swift-metrics (the server bootstraps a Prometheus backend;
-/// without one they go nowhere). Names follow Prometheus conventions: `rampart_` prefix, base units,
+/// without one they go nowhere). SASL outcomes are exported from `AuthenticationMonitor`'s counters at
+/// scrape time (RampartServer). Names follow Prometheus conventions: `rampart_` prefix, base units,
 /// `_total` on counters. docs/operations.md describes each.
 public enum BrokerMetrics {
     /// `rampart_requests_total{api,outcome}`.
@@ -16,8 +17,6 @@ public enum BrokerMetrics {
     public static let messagesIn = "rampart_messages_in_total"
     /// `rampart_connections_active{listener}` (a gauge).
     public static let connectionsActive = "rampart_connections_active"
-    /// `rampart_authentication_total{mechanism,outcome}`.
-    public static let authentications = "rampart_authentication_total"
     /// `rampart_authorization_denials_total{operation,resource_type}`.
     public static let authorizationDenials = "rampart_authorization_denials_total"
 
@@ -54,11 +53,6 @@ public enum BrokerMetrics {
     public static func connection(listener: String, delta: Int) {
         let meter = Meter(label: connectionsActive, dimensions: [("listener", listener)])
         if delta > 0 { meter.increment(by: Double(delta)) } else { meter.decrement(by: Double(-delta)) }
-    }
-
-    /// A SASL exchange ended: `outcome` is `success` or the failure reason.
-    public static func authentication(mechanism: String, outcome: String) {
-        Counter(label: authentications, dimensions: [("mechanism", mechanism), ("outcome", outcome)]).increment()
     }
 
     /// A request (or part of one) was denied by the authorizer.

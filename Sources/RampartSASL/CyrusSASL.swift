@@ -10,14 +10,17 @@ import Darwin
 
 /// The process-wide Cyrus SASL server library: initialised once, with Rampart's auxprop plugin as the
 /// only credential source and every option answered by Rampart (no sasldb, no configuration file, no
-/// syslog). Cyrus serves the SCRAM mechanisms; PLAIN is checked in Swift.
+/// syslog). Cyrus serves SCRAM (when selected) and GSSAPI; PLAIN is checked in Swift.
 ///
 /// Every call into Cyrus is serialised by one lock: the server side of SCRAM does no key stretching
 /// (it gets StoredKey and ServerKey), so the lock is held for microseconds, and Cyrus's own thread
 /// safety then does not matter.
 enum CyrusSASL {
-    /// The mechanisms Cyrus is asked to serve (its `mech_list`).
-    static let servedMechanisms: [SCRAMMechanism] = [.sha256, .sha512]
+    /// The mechanisms Cyrus may serve (its `mech_list`); each comes from a plugin on disk, checked when
+    /// a listener needs it.
+    static let servedMechanisms: [String] = ["SCRAM-SHA-256", "SCRAM-SHA-512", "GSSAPI"]
+    /// The Debian package holding each mechanism's plugin, for error messages.
+    static let pluginPackages = ["SCRAM-SHA-256": "libsasl2-modules", "SCRAM-SHA-512": "libsasl2-modules", "GSSAPI": "libsasl2-modules-gssapi-mit"]
 
     private enum State {
         case uninitialised
@@ -29,9 +32,10 @@ enum CyrusSASL {
     /// Serialises every Cyrus call.
     static let lock = Mutex(())
 
-    /// Initialises Cyrus on first use; later calls return the first outcome. Throws when libsasl2 or
-    /// its SCRAM plugin (Debian's libsasl2-modules) is missing.
-    static func initialize() throws(SASLError) {
+    /// Initialises Cyrus on first use (later calls reuse the first outcome) and checks that the plugins
+    /// of `mechanisms` are installed (Debian's libsasl2-modules for SCRAM, libsasl2-modules-gssapi-mit
+    /// for GSSAPI); throws naming what is missing.
+    static func initialize(requiring mechanisms: [String]) throws(SASLError) {
         let outcome: State = state.withLock { state in
             if case .uninitialised = state {
                 state = initializeOnce()
@@ -39,19 +43,19 @@ enum CyrusSASL {
             return state
         }
         if case .failed(let error) = outcome { throw error }
+        let available = availableMechanisms()
+        let missing = mechanisms.filter { !available.contains($0) }
+        if !missing.isEmpty {
+            let packages = Set(missing.compactMap { pluginPackages[$0] }).sorted().joined(separator: ", ")
+            throw SASLError("Cyrus SASL does not offer \(missing.joined(separator: ", ")) (is \(packages) installed?)")
+        }
     }
 
     private static func initializeOnce() -> State {
-        let mechList = servedMechanisms.map(\.name).joined(separator: " ")
+        let mechList = servedMechanisms.joined(separator: " ")
         let result = lock.withLock { _ in rampart_sasl_server_init(mechList, credentialLookupTrampoline) }
         guard result == SASL_OK else {
             return .failed(SASLError("Cyrus SASL initialisation failed: \(String(cString: sasl_errstring(result, nil, nil)))"))
-        }
-        // The SCRAM mechanisms come from a plugin on disk; make sure it was found.
-        let available = availableMechanisms()
-        let missing = servedMechanisms.filter { !available.contains($0.name) }
-        if !missing.isEmpty {
-            return .failed(SASLError("Cyrus SASL does not offer \(missing.map(\.name).joined(separator: ", ")) (is libsasl2-modules installed?)"))
         }
         return .ready
     }
@@ -115,7 +119,7 @@ final class CyrusSCRAMServer: SASLServerMechanism {
     private var finished = false
 
     init(mechanism: SCRAMMechanism, credentials: @escaping SCRAMCredentialLookup) throws(SASLError) {
-        try CyrusSASL.initialize()
+        try CyrusSASL.initialize(requiring: [mechanism.name])
         self.mechanism = mechanism.saslMechanism
         self.scram = mechanism
         self.source = CyrusCredentialSource(mechanism: mechanism, lookup: credentials)

@@ -71,17 +71,29 @@ public enum SASLServerMechanisms {
     /// Prepares the SASL library for `mechanisms` with `provider`; call at start-up so a missing
     /// library or plugin (Cyrus) stops the broker with a message rather than failing each client.
     public static func prepare(_ mechanisms: some Sequence<SASLMechanism>, scramProvider: SCRAMServerProvider = .builtin) throws(SASLError) {
-        if scramProvider == .cyrus, mechanisms.contains(where: { $0.scram != nil }) {
-            try CyrusSASL.initialize()
+        var cyrus: [String] = []
+        for mechanism in mechanisms {
+            if mechanism == .gssapi || (scramProvider == .cyrus && mechanism.scram != nil) { cyrus.append(mechanism.name) }
         }
+        if !cyrus.isEmpty { try CyrusSASL.initialize(requiring: cyrus) }
     }
 
-    /// A server exchange of `mechanism` whose credentials come from `credentials`.
+    /// A server exchange of `mechanism`: PLAIN and SCRAM check `credentials`, OAUTHBEARER validates
+    /// tokens with `oauthBearer` (required for it: tokens are never accepted unsigned), GSSAPI needs
+    /// `gssapi` (the broker's Kerberos identity and principal rules).
     public static func make(_ mechanism: SASLMechanism, credentials: @escaping SCRAMCredentialLookup,
-                            scramProvider: SCRAMServerProvider = .builtin) throws(SASLError) -> any SASLServerMechanism {
+                            scramProvider: SCRAMServerProvider = .builtin,
+                            oauthBearer: OAuthBearerValidator? = nil,
+                            gssapi: GSSAPIServerSettings? = nil) throws(SASLError) -> any SASLServerMechanism {
         switch (mechanism, scramProvider) {
+        case (.gssapi, _):
+            guard let gssapi else { throw SASLError("GSSAPI needs the broker's Kerberos settings") }
+            return try CyrusGSSAPIServer(settings: gssapi)
         case (.plain, _):
             return PLAINServer(credentials: credentials)
+        case (.oauthBearer, _):
+            guard let oauthBearer else { throw SASLError("OAUTHBEARER needs a token validator (a JWKS)") }
+            return OAuthBearerServer(validator: oauthBearer)
         case (.scramSHA256, .builtin), (.scramSHA512, .builtin):
             return SCRAMServer(mechanism: mechanism.scram!, credentials: credentials)
         case (.scramSHA256, .cyrus), (.scramSHA512, .cyrus):
@@ -90,9 +102,10 @@ public enum SASLServerMechanisms {
     }
 
     /// Kafka's answer to failed SCRAM authentication (`SaslServerAuthenticator`), the same for an
-    /// unknown user, a wrong password and a malformed message. PLAIN has its own
-    /// (`Authentication failed: Invalid username or password`).
-    public static func invalidCredentialsMessage(_ mechanism: SASLMechanism) -> String {
-        "Authentication failed during authentication due to invalid credentials with SASL mechanism \(mechanism.name)"
+    /// unknown user, a wrong password and a malformed message ("during re-authentication" when a
+    /// session re-authenticates, KIP-368). PLAIN has its own (`Authentication failed: Invalid username
+    /// or password`).
+    public static func invalidCredentialsMessage(_ mechanism: SASLMechanism, reauthenticating: Bool = false) -> String {
+        "Authentication failed during \(reauthenticating ? "re-authentication" : "authentication") due to invalid credentials with SASL mechanism \(mechanism.name)"
     }
 }

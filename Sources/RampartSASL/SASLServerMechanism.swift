@@ -2,8 +2,16 @@
 /// The broker turns it into the principal `User:<username>`.
 public struct SASLIdentity: Sendable, Hashable, CustomStringConvertible {
     public let username: String
+    /// How much longer the credential presented stays valid, in milliseconds, for credentials that
+    /// expire (an OAUTHBEARER token's `exp`); nil for passwords. Bounds the session when
+    /// re-authentication is on (KIP-368).
+    public let credentialLifetimeMs: Int64?
 
-    public init(username: String) { self.username = username }
+    public init(username: String, credentialLifetimeMs: Int64? = nil) {
+        self.username = username
+        self.credentialLifetimeMs = credentialLifetimeMs
+    }
+
     public var description: String { username }
 }
 
@@ -23,6 +31,8 @@ public struct SASLAuthenticationFailure: Error, Sendable, Hashable, CustomString
         case unexpectedMessage = "unexpected_message"
         /// The SASL library failed for a reason of its own.
         case internalError = "internal_error"
+        /// An OAUTHBEARER token that is not valid (signature, expiry, audience, …).
+        case invalidToken = "invalid_token"
     }
 
     public let reason: Reason

@@ -89,7 +89,10 @@ public struct BrokerConfig: Sendable {
         "ssl.keystore.type", "ssl.keystore.location", "ssl.key.password", "ssl.truststore.type",
         "ssl.truststore.location", "ssl.client.auth", "ssl.enabled.protocols", "ssl.cipher.suites",
         "ssl.principal.mapping.rules", "rampart.ssl.crl.location", "rampart.ssl.handshake.timeout.ms",
-        "sasl.enabled.mechanisms",
+        "sasl.enabled.mechanisms", "connections.max.reauth.ms",
+        "sasl.oauthbearer.jwks.endpoint.url", "sasl.oauthbearer.expected.audience", "sasl.oauthbearer.expected.issuer",
+        "sasl.oauthbearer.sub.claim.name", "sasl.oauthbearer.clock.skew.seconds",
+        "sasl.kerberos.service.name", "sasl.kerberos.principal.to.local.rules", "rampart.sasl.kerberos.principal",
     ]
 
     /// A listener-scoped value: `listener.name.<listener, lowercased>.<key>`, else `<key>`, else the default.

@@ -40,6 +40,8 @@ final class ScrapeGauges: Sendable {
     private let registry: PrometheusCollectorRegistry
     /// The partition gauges last set, so a deleted partition's series disappear.
     private let partitionGauges = Mutex<[TopicPartition: (Prometheus.Gauge, Prometheus.Gauge)]>([:])
+    /// The authentication counters already exported, to add only what is new at each scrape.
+    private let exportedAuthentication = Mutex(AuthenticationCounters())
     /// The consumer-lag gauges last set, by group and partition.
     private let lagGauges = Mutex<[LagKey: Prometheus.Gauge]>([:])
 
@@ -70,6 +72,43 @@ final class ScrapeGauges: Sendable {
 
     init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
+    }
+
+    /// Carries `AuthenticationMonitor`'s counters into Prometheus counters (the monitor keeps totals;
+    /// the difference since the last scrape is added).
+    func export(_ counters: AuthenticationCounters) {
+        let registry = self.registry
+        exportedAuthentication.withLock { exported in
+            func add(_ descriptor: MetricNameDescriptor, _ labels: [(String, String)], _ now: Int, _ before: Int) {
+                let counter = labels.isEmpty ? registry.makeCounter(descriptor: descriptor) : registry.makeCounter(descriptor: descriptor, labels: labels)
+                if now > before { counter.increment(by: Int64(now - before)) }
+            }
+            for (mechanism, count) in counters.successes {
+                add(Self.authentications, [("mechanism", mechanism), ("outcome", "success")], count, exported.successes[mechanism] ?? 0)
+            }
+            for (key, count) in counters.failures {
+                add(Self.authentications, [("mechanism", key.mechanism), ("outcome", key.reason)], count, exported.failures[key] ?? 0)
+            }
+            for (mechanism, count) in counters.reauthentications {
+                add(Self.reauthentications, [("mechanism", mechanism)], count, exported.reauthentications[mechanism] ?? 0)
+            }
+            add(Self.backoffs, [], counters.backoffsStarted, exported.backoffsStarted)
+            add(Self.expiredSessions, [], counters.expiredSessionsClosed, exported.expiredSessionsClosed)
+            exported = counters
+        }
+    }
+
+    static var authentications: MetricNameDescriptor {
+        .init(metricName: "rampart_authentication", unitName: "total", helpText: "SASL authentications by mechanism and outcome (success or the failure reason).")
+    }
+    static var reauthentications: MetricNameDescriptor {
+        .init(metricName: "rampart_reauthentication", unitName: "total", helpText: "Successful SASL re-authentications (KIP-368) by mechanism.")
+    }
+    static var backoffs: MetricNameDescriptor {
+        .init(metricName: "rampart_authentication_backoffs", unitName: "total", helpText: "Source addresses put in failed-authentication backoff.")
+    }
+    static var expiredSessions: MetricNameDescriptor {
+        .init(metricName: "rampart_sasl_expired_sessions_closed", unitName: "total", helpText: "Connections closed because their SASL session expired without re-authentication.")
     }
 
     func refresh(broker: Broker?, tls: [ListenerTLS], now: Date = Date()) async {
@@ -142,9 +181,11 @@ extension BrokerServer {
         let gauges = ScrapeGauges(registry: registry)
         let broker = self.broker
         let logs = broker?.logs
+        let monitor = authenticationMonitor
         let endpoint = try await MetricsEndpoint.start(
             settings: settings, group: group,
             scrape: {
+                gauges.export(monitor.counters)
                 await gauges.refresh(broker: broker, tls: tls)
                 return registry.emitToBuffer()
             },

@@ -23,6 +23,7 @@ public final class BrokerServer: @unchecked Sendable {
     public private(set) var broker: Broker?
     private var backgroundTasks: [Task<Void, Never>] = []
     private var listenerTLS: [ListenerTLS] = []
+    private var oauthBearerKeys: [OAuthBearerKeys] = []
     /// Keeps the authorizer's file ACLs in step with `rampart.acl.policy.path`.
     var policyWatcher: PolicyWatcher?
     /// Held while the broker runs, so offline tools do not write under it.
@@ -32,6 +33,8 @@ public final class BrokerServer: @unchecked Sendable {
 
     /// The metrics endpoint's address as bound (nil when `rampart.metrics.listener` is unset).
     public var metricsAddress: SocketAddress? { metricsEndpoint?.localAddress }
+    /// SASL outcome counters and the per-address failure backoff, shared by every SASL listener.
+    public private(set) var authenticationMonitor = AuthenticationMonitor(settings: .off)
 
     /// The listeners as bound (ports resolved when 0 was asked for).
     public private(set) var boundAddresses: [String: SocketAddress] = [:]
@@ -57,9 +60,12 @@ public final class BrokerServer: @unchecked Sendable {
             listenerTLS[listener.name] = tls
         }
         self.listenerTLS = Array(listenerTLS.values)
+        var oauthBearerKeys: [String: OAuthBearerKeys] = [:]
+        let saslSettings = try Self.saslSettings(config, listeners: listeners, oauthBearerKeys: &oauthBearerKeys)
+        self.oauthBearerKeys = oauthBearerKeys.values.sorted { $0.path < $1.path }
+        authenticationMonitor = AuthenticationMonitor(settings: Self.authenticationBackoffSettings(config))
         let metricsSettings = try metricsEndpointSettings()
         RampartMetricsRegistry.bootstrap()
-        let saslSettings = try Self.saslSettings(config, listeners: listeners)
         let inert = BrokerConfigKeys.notYetEnforced.filter { config.explicit[$0] != nil }.sorted()
         if !inert.isEmpty {
             logger.warning("these keys are accepted for compatibility but not acted on by this build: \(inert.joined(separator: ", "))")
@@ -101,8 +107,9 @@ public final class BrokerServer: @unchecked Sendable {
         let slot = StartupSlot()
         var bound: [(ListenerConfig, Channel)] = []
         for listener in listeners {
+            let monitor = authenticationMonitor
             let authentication = saslSettings[listener.name].map { settings in
-                SASLAuthentication(settings: settings, credentials: { await slot.broker.scramCredentialSnapshot() })
+                SASLAuthentication(settings: settings, credentials: { await slot.broker.scramCredentialSnapshot() }, monitor: monitor)
             }
             let channel = try await bind(listener, slot: slot, tls: listenerTLS[listener.name], sasl: authentication)
             serverChannels.append(channel)
@@ -133,7 +140,7 @@ public final class BrokerServer: @unchecked Sendable {
             metricsEndpoint = try await startMetricsEndpoint(metricsSettings, group: group, tls: Array(listenerTLS.values),
                                                              listenersDown: { channels.filter { !$0.1.isActive }.map(\.0) })
         }
-        if let interval = config.int64("rampart.ssl.reload.interval.ms"), interval > 0, !listenerTLS.isEmpty {
+        if let interval = config.int64("rampart.ssl.reload.interval.ms"), interval > 0, !listenerTLS.isEmpty || !oauthBearerKeys.isEmpty {
             backgroundTasks.append(Task { [weak self] in
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .milliseconds(interval))
@@ -173,6 +180,7 @@ public final class BrokerServer: @unchecked Sendable {
     struct SASLAuthentication: Sendable {
         var settings: SaslListenerSettings
         var credentials: @Sendable () async -> SCRAMCredentialLookup
+        var monitor: AuthenticationMonitor
     }
 
     private func bind(_ listener: ListenerConfig, slot: StartupSlot, tls: ListenerTLS?, sasl: SASLAuthentication?) async throws -> Channel {
@@ -226,7 +234,8 @@ public final class BrokerServer: @unchecked Sendable {
                         maxFrameSize: limits,
                         preAuthenticationMaxFrameSize: sasl == nil ? nil : KafkaFrameLimits.defaultPreAuthenticationMaxFrameSize)
                     let authenticator = sasl.map {
-                        SaslServerAuthenticator(settings: $0.settings, dispatcher: dispatcher, credentials: $0.credentials, logger: logger)
+                        SaslServerAuthenticator(settings: $0.settings, dispatcher: dispatcher, credentials: $0.credentials, logger: logger,
+                                                monitor: $0.monitor)
                     }
                     try sync.addHandler(ByteToMessageHandler(KafkaFrameDecoder(limits: frameLimits)))
                     try sync.addHandler(MessageToByteHandler(KafkaFrameEncoder()))
@@ -241,10 +250,21 @@ public final class BrokerServer: @unchecked Sendable {
         }
     }
 
-    /// Re-reads the TLS files of every SSL listener: when they changed (or always, with `force`, as on
-    /// SIGHUP), validates them and swaps the new context in for new connections. A refused file keeps
-    /// the previous context and is logged as an error. Reads files: call it off the event loops.
+    /// Re-reads the TLS files of every SSL listener and the OAUTHBEARER JWKS files: when they changed (or
+    /// always, with `force`, as on SIGHUP), validates them and swaps the new context or keys in. A refused
+    /// file keeps the previous one in use and is logged as an error. Reads files: call it off the event
+    /// loops.
     public func reloadTLS(force: Bool) {
+        for keys in oauthBearerKeys {
+            switch keys.reload(force: force) {
+            case .unchanged:
+                break
+            case .reloaded(let count):
+                logger.info("OAUTHBEARER JWKS file reloaded", metadata: ["file": "\(keys.path)", "keys": "\(count)"])
+            case .failed(let reason):
+                logger.error("new OAUTHBEARER JWKS file refused, the previous keys stay in use: \(reason)")
+            }
+        }
         for tls in listenerTLS {
             switch tls.reload(force: force) {
             case .unchanged:

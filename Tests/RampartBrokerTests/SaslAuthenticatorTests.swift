@@ -50,11 +50,11 @@ import Testing
 
         let (outcome, client) = try await scramLogin(authenticator, mechanism: mechanism, user: "alice", password: "alice-secret",
                                                      authenticateVersion: version)
-        guard case .authenticated(let response, let principal) = outcome else {
+        guard case .authenticated(let response, let session) = outcome else {
             Issue.record("expected success, got \(outcome)")
             return
         }
-        #expect(principal == KafkaPrincipal(name: "alice"))
+        #expect(session == SaslSession(principal: KafkaPrincipal(name: "alice"), mechanism: mechanism.saslMechanism, lifetimeMs: 0))
         let (_, final) = try SaslAuthenticateResponse.decodeResponse(from: try #require(response), version: version)
         #expect(final.errorCode == 0)
         #expect(try client.evaluate(challenge: Array(buffer: final.authBytes)) == nil)  // the server proved itself
@@ -90,8 +90,8 @@ import Testing
             let outcome = await authenticator.receive(try requestFrame(SaslAuthenticateRequest(authBytes: ByteBuffer(bytes: token)), version: 2),
                                                       connection: saslConnection)
             switch (outcome, ok) {
-            case (.authenticated(_, let principal), true):
-                #expect(principal.description == "User:alice")
+            case (.authenticated(_, let session), true):
+                #expect(session.principal.description == "User:alice")
             case (.failed(let response, _), false):
                 let (_, body) = try SaslAuthenticateResponse.decodeResponse(from: try #require(response), version: 2)
                 #expect(body.errorCode == 58 && body.errorMessage == "Authentication failed: Invalid username or password")
@@ -111,11 +111,11 @@ import Testing
         let client = SCRAMClient(mechanism: .sha256, username: "alice", password: SASLPassword("alice-secret"))
         let serverFirst = try #require(respond(await authenticator.receive(ByteBuffer(bytes: try client.initialResponse()), connection: saslConnection)))
         let final = try #require(try client.evaluate(challenge: Array(buffer: serverFirst)))
-        guard case .authenticated(let response, let principal) = await authenticator.receive(ByteBuffer(bytes: final), connection: saslConnection) else {
+        guard case .authenticated(let response, let session) = await authenticator.receive(ByteBuffer(bytes: final), connection: saslConnection) else {
             Issue.record("raw SCRAM did not authenticate")
             return
         }
-        #expect(principal.name == "alice")
+        #expect(session.principal.name == "alice")
         #expect(try client.evaluate(challenge: Array(buffer: try #require(response))) == nil)
 
         // PLAIN: one raw token, an empty raw frame back; a bad password closes without an answer.
@@ -243,5 +243,81 @@ import Testing
         let authenticate = try await fixture.send(SaslAuthenticateRequest(authBytes: ByteBuffer(string: "x")), version: 2)
         #expect(authenticate.errorCode == KafkaErrorCode.illegalSaslState.rawValue)
         #expect(authenticate.errorMessage == "SaslAuthenticate request received after successful authentication")
+    }
+
+    /// A SaslHandshake at `version` then SaslAuthenticate v1 messages from `client` until an outcome
+    /// other than a challenge.
+    func login(_ authenticator: SaslServerAuthenticator, _ client: any SASLClientMechanism, handshakeVersion: Int16 = 1) async throws
+        -> SaslServerAuthenticator.Outcome {
+        let handshake = await authenticator.receive(try requestFrame(SaslHandshakeRequest(mechanism: client.mechanism.name), version: handshakeVersion),
+                                                    connection: saslConnection)
+        guard case .respond = handshake else { return handshake }
+        var token = try client.initialResponse()
+        while true {
+            let outcome = await authenticator.receive(try requestFrame(SaslAuthenticateRequest(authBytes: ByteBuffer(bytes: token)), version: 1),
+                                                      connection: saslConnection)
+            guard case .respond(let bytes) = outcome else { return outcome }
+            let (_, response) = try SaslAuthenticateResponse.decodeResponse(from: bytes, version: 1)
+            token = try #require(try client.evaluate(challenge: Array(buffer: response.authBytes)))
+        }
+    }
+
+    func scram(_ user: String, _ password: String, _ mechanism: SCRAMMechanism = .sha512) -> SCRAMClient {
+        SCRAMClient(mechanism: mechanism, username: user, password: SASLPassword(password))
+    }
+
+    func authenticateResponse(_ outcome: SaslServerAuthenticator.Outcome) throws -> SaslAuthenticateResponse? {
+        switch outcome {
+        case .authenticated(let response?, _), .failed(let response?, _):
+            return try SaslAuthenticateResponse.decodeResponse(from: response, version: 1).1
+        default:
+            return nil
+        }
+    }
+
+    @Test func reauthenticationKeepsThePrincipalAndRenewsTheLifetime() async throws {
+        let fixture = try await BrokerFixture.make()
+        defer { Task { await fixture.close() } }
+        let authenticator = makeAuthenticator(fixture, reauthMs: 5000)
+        let first = try await login(authenticator, scram("alice", "alice-secret"))
+        guard case .authenticated(_, let session) = first else { Issue.record("\(first)"); return }
+        #expect(session == SaslSession(principal: KafkaPrincipal(name: "alice"), mechanism: .scramSHA512, lifetimeMs: 5000))
+        #expect(try authenticateResponse(first)?.sessionLifetimeMs == 5000)
+        // Twice more: the same user may re-authenticate any number of times.
+        for _ in 0..<2 {
+            let again = try await login(authenticator, scram("alice", "alice-secret"))
+            guard case .authenticated(_, let renewed) = again else { Issue.record("\(again)"); return }
+            #expect(renewed == session)
+        }
+    }
+
+    @Test func reauthenticationRefusals() async throws {
+        let fixture = try await BrokerFixture.make()
+        defer { Task { await fixture.close() } }
+        func authenticated() async throws -> SaslServerAuthenticator {
+            let authenticator = makeAuthenticator(fixture, reauthMs: 5000)
+            guard case .authenticated = try await login(authenticator, scram("alice", "alice-secret")) else { throw CancellationError() }
+            return authenticator
+        }
+        // Another principal.
+        let other = try await login(try await authenticated(), scram("bob", "bob-secret"))
+        guard case .failed(_, let reason) = other else { Issue.record("\(other)"); return }
+        #expect(reason == "Cannot change principals during re-authentication from User:alice: User:bob")
+        #expect(try authenticateResponse(other)?.errorMessage == reason)
+        // A wrong password: Kafka's message says re-authentication.
+        let wrong = try await login(try await authenticated(), scram("alice", "nope"))
+        #expect(try authenticateResponse(wrong)?.errorMessage
+                == "Authentication failed during re-authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512")
+        // Another mechanism.
+        let plain = try await login(try await authenticated(), PLAINClient(username: "alice", password: SASLPassword("alice-secret")))
+        guard case .failed(let response?, _) = plain else { Issue.record("\(plain)"); return }
+        #expect(try SaslHandshakeResponse.decodeResponse(from: response, version: 1).1.errorCode == KafkaErrorCode.unsupportedSaslMechanism.rawValue)
+        // SaslHandshake v0 (raw tokens) cannot re-authenticate.
+        let raw = try await login(try await authenticated(), scram("alice", "alice-secret"), handshakeVersion: 0)
+        guard case .failed(let rawResponse?, _) = raw else { Issue.record("\(raw)"); return }
+        #expect(try SaslHandshakeResponse.decodeResponse(from: rawResponse, version: 0).1.errorCode == KafkaErrorCode.illegalSaslState.rawValue)
+        // ApiVersions is not part of a re-authentication.
+        let versions = await (try await authenticated()).receive(try requestFrame(ApiVersionsRequest(), version: 3), connection: saslConnection)
+        guard case .close = versions else { Issue.record("\(versions)"); return }
     }
 }

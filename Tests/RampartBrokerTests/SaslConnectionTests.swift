@@ -20,10 +20,10 @@ import Testing
         let limits: KafkaFrameLimits
     }
 
-    func connect(_ fixture: BrokerFixture, delayMs: Int64 = 0) async throws -> Connection {
+    func connect(_ fixture: BrokerFixture, delayMs: Int64 = 0, reauthMs: Int64 = 0) async throws -> Connection {
         let limits = LimitsBox()
         let dispatcher = RequestDispatcher(registry: fixture.registry, logger: Logger(label: "test"))
-        let authenticator = makeAuthenticator(fixture, delayMs: delayMs)
+        let authenticator = makeAuthenticator(fixture, delayMs: delayMs, reauthMs: reauthMs)
         let channel = try await NIOAsyncTestingChannel { channel in
             try channel.pipeline.syncOperations.addHandler(
                 KafkaConnectionHandler(dispatcher: dispatcher, connection: saslConnection, logger: Logger(label: "test"),
@@ -103,6 +103,70 @@ import Testing
         #expect(empty.readableBytes == 0)  // an empty raw frame, as Kafka sends
         #expect(connection.limits.isAuthenticated)
         #expect(try await roundTrip(connection, MetadataRequest(topics: []), version: 1).brokers.count == 1)
+        _ = try await connection.channel.finish(acceptAlreadyClosed: true)
+    }
+
+    /// SaslHandshake v1 + a SCRAM-SHA-512 exchange; the last SaslAuthenticate response.
+    func scramLogin(_ connection: Connection, user: String = "bob", password: String = "bob-secret") async throws -> SaslAuthenticateResponse {
+        #expect(try await roundTrip(connection, SaslHandshakeRequest(mechanism: "SCRAM-SHA-512"), version: 1).errorCode == 0)
+        let client = SCRAMClient(mechanism: .sha512, username: user, password: SASLPassword(password))
+        let serverFirst = try await roundTrip(connection, SaslAuthenticateRequest(authBytes: ByteBuffer(bytes: try client.initialResponse())), version: 1)
+        let final = try #require(try client.evaluate(challenge: Array(buffer: serverFirst.authBytes)))
+        return try await roundTrip(connection, SaslAuthenticateRequest(authBytes: ByteBuffer(bytes: final)), version: 1)
+    }
+
+    @Test func reauthenticationRenewsTheSessionAndAnExpiredSessionIsClosed() async throws {
+        let fixture = try await BrokerFixture.make()
+        defer { Task { await fixture.close() } }
+        let connection = try await connect(fixture, reauthMs: 700)
+        let login = try await scramLogin(connection)
+        #expect(login.errorCode == 0 && login.sessionLifetimeMs == 700)
+        #expect(try await roundTrip(connection, MetadataRequest(topics: []), version: 4).brokers.count == 1)
+        // Re-authentication on the live connection: same mechanism and user, a new lifetime.
+        let again = try await scramLogin(connection)
+        #expect(again.errorCode == 0 && again.sessionLifetimeMs == 700)
+        #expect(try await roundTrip(connection, MetadataRequest(topics: []), version: 4).brokers.count == 1)
+        // Within a second of the last one, a SaslHandshake is an ordinary (refused) request.
+        #expect(try await roundTrip(connection, SaslHandshakeRequest(mechanism: "SCRAM-SHA-512"), version: 1).errorCode
+                == KafkaErrorCode.illegalSaslState.rawValue)
+        #expect(connection.channel.isActive)
+        // Past the lifetime, anything but re-authentication closes the connection.
+        try await Task.sleep(for: .milliseconds(800))
+        try await connection.channel.writeInbound(try requestFrame(MetadataRequest(topics: []), version: 4))
+        try await connection.channel.closeFuture.get()
+        #expect(try await connection.channel.readOutbound(as: ByteBuffer.self) == nil)
+    }
+
+    @Test func anExpiredSessionMayStillReauthenticate() async throws {
+        let fixture = try await BrokerFixture.make()
+        defer { Task { await fixture.close() } }
+        let connection = try await connect(fixture, reauthMs: 200)
+        #expect(try await scramLogin(connection).errorCode == 0)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await scramLogin(connection).errorCode == 0)
+        #expect(try await roundTrip(connection, MetadataRequest(topics: []), version: 4).brokers.count == 1)
+        _ = try await connection.channel.finish(acceptAlreadyClosed: true)
+    }
+
+    @Test func reauthenticationAsAnotherUserIsRefusedAndCloses() async throws {
+        let fixture = try await BrokerFixture.make()
+        defer { Task { await fixture.close() } }
+        let connection = try await connect(fixture, reauthMs: 60_000)
+        #expect(try await scramLogin(connection).errorCode == 0)
+        let other = try await scramLogin(connection, user: "alice", password: "alice-secret")
+        #expect(other.errorCode == KafkaErrorCode.saslAuthenticationFailed.rawValue)
+        #expect(other.errorMessage == "Cannot change principals during re-authentication from User:bob: User:alice")
+        try await connection.channel.closeFuture.get()
+    }
+
+    @Test func withoutReauthenticationSessionsDoNotExpire() async throws {
+        let fixture = try await BrokerFixture.make()
+        defer { Task { await fixture.close() } }
+        let connection = try await connect(fixture)
+        #expect(try await scramLogin(connection).sessionLifetimeMs == 0)
+        #expect(try await roundTrip(connection, SaslHandshakeRequest(mechanism: "SCRAM-SHA-512"), version: 1).errorCode
+                == KafkaErrorCode.illegalSaslState.rawValue)
+        #expect(try await roundTrip(connection, MetadataRequest(topics: []), version: 4).brokers.count == 1)
         _ = try await connection.channel.finish(acceptAlreadyClosed: true)
     }
 }

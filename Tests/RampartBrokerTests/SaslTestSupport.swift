@@ -26,9 +26,9 @@ func requestFrame<R: KafkaRequestMessage>(_ request: R, version: Int16, correlat
 }
 
 func makeAuthenticator(_ fixture: BrokerFixture, mechanisms: [SASLMechanism] = [.scramSHA256, .scramSHA512, .plain],
-                       delayMs: Int64 = 0) -> SaslServerAuthenticator {
+                       delayMs: Int64 = 0, reauthMs: Int64 = 0) -> SaslServerAuthenticator {
     SaslServerAuthenticator(
-        settings: SaslListenerSettings(enabledMechanisms: mechanisms, failedAuthenticationDelayMs: delayMs),
+        settings: SaslListenerSettings(enabledMechanisms: mechanisms, failedAuthenticationDelayMs: delayMs, maxReauthenticationMs: reauthMs),
         dispatcher: RequestDispatcher(registry: fixture.registry, logger: Logger(label: "test")),
         credentials: { SaslTestUsers.lookup }, logger: Logger(label: "test"))
 }

@@ -54,11 +54,127 @@ import Testing
 
     @Test func mechanismsNotServedAreNamed() throws {
         let gssapi = try #require(startupError(["listeners": "SASL_SSL://127.0.0.1:9093", "sasl.enabled.mechanisms": "GSSAPI"]))
-        #expect(gssapi.contains("GSSAPI is not served by this build yet"))
+        #expect(gssapi.contains("listener SASL_SSL: GSSAPI needs sasl.kerberos.service.name"))
         let bogus = try #require(startupError(["listeners": "SASL_SSL://127.0.0.1:9093", "sasl.enabled.mechanisms": "SCRAM-SHA-1"]))
         #expect(bogus.contains("SCRAM-SHA-1 is not a SASL mechanism Rampart knows"))
         let empty = try #require(startupError(["listeners": "SASL_SSL://127.0.0.1:9093", "sasl.enabled.mechanisms": " , "]))
         #expect(empty.contains("sasl.enabled.mechanisms is empty"))
+    }
+}
+
+@Suite struct OAuthBearerConfigTests {
+    /// A JWKS holding one EC P-256 key (the point is a valid one: the P-256 generator).
+    static let jwks = #"{"keys":[{"kty":"EC","crv":"P-256","kid":"k1","x":"axfR8uEsQkf4vOblY6RA8ncDfYEt6zOg9KE5RdiYwpY","y":"T-NC4v4af5uO5-tKfA-eFivOM1drMV7Oy7ZAaDe_UfU"}]}"#
+
+    func jwksFile(_ text: String = jwks) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("rampart-jwks-\(UUID().uuidString).json").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func error(_ properties: [String: String]) -> String? {
+        do {
+            let config = try BrokerConfig(properties: properties)
+            _ = try BrokerServer.saslSettings(config, listeners: config.listeners)
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test func kafkasKeysPerListener() throws {
+        let path = try jwksFile()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let config = try BrokerConfig(properties: [
+            "listeners": "SASL_SSL://127.0.0.1:9093,INTERNAL://127.0.0.1:9094",
+            "listener.security.protocol.map": "SASL_SSL:SASL_SSL,INTERNAL:SASL_SSL",
+            "sasl.enabled.mechanisms": "OAUTHBEARER",
+            "sasl.oauthbearer.jwks.endpoint.url": "file://\(path)",
+            "sasl.oauthbearer.expected.audience": "kafka, rampart",
+            "sasl.oauthbearer.expected.issuer": "https://idp.example",
+            "listener.name.internal.sasl.oauthbearer.sub.claim.name": "client_id",
+            "sasl.oauthbearer.clock.skew.seconds": "5",
+        ])
+        var keys: [String: OAuthBearerKeys] = [:]
+        let settings = try BrokerServer.saslSettings(config, listeners: config.listeners, oauthBearerKeys: &keys)
+        let external = try #require(settings["SASL_SSL"]?.oauthBearer?.settings)
+        #expect(external == OAuthBearerValidationSettings(expectedAudience: ["kafka", "rampart"], expectedIssuer: "https://idp.example",
+                                                          subClaimName: "sub", clockSkewSeconds: 5))
+        #expect(settings["INTERNAL"]?.oauthBearer?.settings.subClaimName == "client_id")
+        // Both listeners share one reloadable key file.
+        #expect(keys.count == 1 && keys[path]?.current.keys.count == 1)
+    }
+
+    @Test func badSettingsStopStartUp() throws {
+        let path = try jwksFile()
+        let broken = try jwksFile("{\"keys\": 1}")
+        let empty = try jwksFile(#"{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}"#)
+        defer { for file in [path, broken, empty] { try? FileManager.default.removeItem(atPath: file) } }
+        let base = ["listeners": "SASL_SSL://127.0.0.1:9093", "sasl.enabled.mechanisms": "OAUTHBEARER"]
+        for (extra, expected) in [
+            ([String: String](), "OAUTHBEARER needs sasl.oauthbearer.jwks.endpoint.url=file:///"),
+            (["sasl.oauthbearer.jwks.endpoint.url": "https://idp.example/jwks"], "is not a file: URL"),
+            (["sasl.oauthbearer.jwks.endpoint.url": "file://idp/jwks.json"], "names a host"),
+            (["sasl.oauthbearer.jwks.endpoint.url": "file:///nonexistent/jwks.json"], "cannot read JWKS file /nonexistent/jwks.json"),
+            (["sasl.oauthbearer.jwks.endpoint.url": "file://\(broken)"], "no \"keys\" array"),
+            (["sasl.oauthbearer.jwks.endpoint.url": "file://\(empty)"], "holds no RS256 or ES256 signature key"),
+        ] {
+            let message = error(base.merging(extra) { $1 })
+            #expect(message?.contains(expected) == true, "\(extra): \(message ?? "no error")")
+        }
+        // Bearer tokens in clear need the explicit switch.
+        let plaintext = ["listeners": "SASL_PLAINTEXT://127.0.0.1:9093", "rampart.insecure.allow.plaintext": "true",
+                         "sasl.enabled.mechanisms": "OAUTHBEARER", "sasl.oauthbearer.jwks.endpoint.url": "file://\(path)"]
+        #expect(error(plaintext)?.contains("rampart.insecure.allow.oauthbearer.without.tls") == true)
+        #expect(error(plaintext.merging(["rampart.insecure.allow.oauthbearer.without.tls": "true"]) { $1 }) == nil)
+    }
+
+    @Test func theKeyFileReloadsWhenItChanges() throws {
+        let path = try jwksFile()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let keys = try OAuthBearerKeys(path: path, key: "test")
+        #expect(keys.reload(force: false) == .unchanged)
+        try "{not json".write(toFile: path, atomically: true, encoding: .utf8)
+        guard case .failed = keys.reload(force: false) else { Issue.record("a broken file was accepted"); return }
+        #expect(keys.current.keys.count == 1)  // the previous keys stay
+        #expect(keys.reload(force: false) == .unchanged)  // reported once
+        try Self.jwks.replacingOccurrences(of: "\"k1\"", with: "\"k2\"").write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(keys.reload(force: false) == .reloaded(keys: 1))
+        #expect(keys.current.keys.first?.keyID == "k2")
+    }
+}
+
+@Suite struct GSSAPIConfigTests {
+    @Test func kafkasKeysAndTheBrokersPrincipal() throws {
+        let keytab = FileManager.default.temporaryDirectory.appendingPathComponent("rampart-\(UUID().uuidString).keytab").path
+        #expect(FileManager.default.createFile(atPath: keytab, contents: Data([5, 2])))
+        defer { try? FileManager.default.removeItem(atPath: keytab) }
+        let base = ["listeners": "SASL_SSL://127.0.0.1:9093", "sasl.enabled.mechanisms": "GSSAPI"]
+        func error(_ extra: [String: String]) -> String? {
+            do {
+                let config = try BrokerConfig(properties: base.merging(extra) { $1 })
+                _ = try BrokerServer.saslSettings(config, listeners: config.listeners)
+                return nil
+            } catch {
+                return "\(error)"
+            }
+        }
+        let complete = ["sasl.kerberos.service.name": "kafka", "rampart.sasl.kerberos.principal": "kafka/broker1.example.com@EXAMPLE.COM",
+                        "rampart.sasl.kerberos.keytab": keytab]
+        for (extra, expected) in [
+            (["sasl.kerberos.service.name": "kafka"], "needs rampart.sasl.kerberos.principal"),
+            (complete.merging(["rampart.sasl.kerberos.principal": "kafka@EXAMPLE.COM"]) { $1 }, "is not service/host@REALM"),
+            (complete.merging(["rampart.sasl.kerberos.principal": "zookeeper/h@EXAMPLE.COM"]) { $1 }, "is not for the service kafka"),
+            (complete.merging(["rampart.sasl.kerberos.keytab": "/nonexistent.keytab"]) { $1 }, "cannot read the keytab /nonexistent.keytab"),
+            (complete.merging(["sasl.kerberos.principal.to.local.rules": "RULE:[1:$1"]) { $1 }, "unterminated [n:format]"),
+        ] {
+            #expect(error(extra)?.contains(expected) == true, "\(extra): \(error(extra) ?? "no error")")
+        }
+        let config = try BrokerConfig(properties: base.merging(complete) { $1 })
+        let gssapi = try #require(try BrokerServer.saslSettings(config, listeners: config.listeners)["SASL_SSL"]?.gssapi)
+        #expect(gssapi.serviceName == "kafka" && gssapi.hostName == "broker1.example.com")
+        #expect(gssapi.rules.defaultRealm == "EXAMPLE.COM")
+        #expect(try gssapi.rules.shortName("alice@EXAMPLE.COM") == "alice")
     }
 }
 

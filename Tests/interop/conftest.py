@@ -71,7 +71,7 @@ class BrokerProcess:
     # Every broker this session started, so that the end of the session can prove none is left behind.
     all_started = []
 
-    def __init__(self, workdir: Path, extra_properties=None, port=None, tls_ca=None, tls_client=None):
+    def __init__(self, workdir: Path, extra_properties=None, port=None, tls_ca=None, tls_client=None, env=None):
         self.binary = Path(os.environ.get("RAMPART_BIN", DEFAULT_BINARY))
         if not self.binary.exists():
             raise RuntimeError(f"broker binary {self.binary} is missing: run `swift build` (or `make interop`)")
@@ -84,6 +84,7 @@ class BrokerProcess:
         self.log_path = workdir / "broker.log"
         self.process = None
         self.starts = 0
+        self.env = env  # extra environment variables for the broker process (e.g. KRB5_CONFIG)
         # The authorizer is on by default; the suites that are not about it run with a policy that allows
         # every principal everything (tests about ACLs give their own rampart.acl.policy.path).
         self.allow_all_policy = workdir / "allow-all-policy.yaml"
@@ -119,7 +120,7 @@ class BrokerProcess:
         self.process = subprocess.Popen(
             [str(self.binary), "serve", "--config", str(self.config_path)],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.workdir,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_die_with_parent, env={**os.environ, **self.env} if self.env else None,
         )
         BrokerProcess.all_started.append(self.process)
         log.close()

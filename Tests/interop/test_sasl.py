@@ -60,6 +60,8 @@ def sasl_broker(tmp_path_factory, sasl_certs):
         "ssl.keystore.location": str(sasl_certs / "broker-keystore.pem"),
         "super.users": "User:alice",
         "rampart.log.level": "debug",
+        # Tests here fail logins on purpose, all from 127.0.0.1: the backoff is tested on its own broker.
+        "rampart.auth.failure.threshold": "0",
     })
     broker.ssl_port = ssl_port
     add_user(broker.config_path, "alice", "SCRAM-SHA-256", PASSWORDS["alice"])
@@ -408,5 +410,120 @@ def test_rampart_user_online_over_mtls(tmp_path, sasl_certs):
         assert not can_log_in({**dave, "sasl.password": "dave-Online-6"})
         missing = user("describe", "dave")
         assert missing.returncode != 0 and "RESOURCE_NOT_FOUND" in missing.stderr.upper().replace(" ", "_"), missing.stderr
+    finally:
+        assert broker.stop() == 0
+
+
+def rampart_cli(*args, bootstrap, config, stdin=None, timeout=60):
+    return subprocess.run([rampart_binary(), *args, "--bootstrap-server", bootstrap, "--command-config", str(config)],
+                          input=stdin, capture_output=True, text=True, timeout=timeout)
+
+
+def cli_ok(result):
+    assert result.returncode == 0, f"exit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+    return result.stdout
+
+
+@pytest.mark.parametrize("style", ["librdkafka", "java"])
+def test_rampart_commands_over_sasl_ssl_with_scram_sha_512(broker_up, sasl_certs, tmp_path, style):
+    """`rampart topic/produce/consume/group` with --command-config over SASL_SSL + SCRAM-SHA-512, credentials in
+    librdkafka's keys or in Java's sasl.jaas.config; confluent-kafka reads what the CLI wrote."""
+    if style == "librdkafka":
+        sasl = f"sasl.mechanisms=SCRAM-SHA-512\nsasl.username=bob\nsasl.password={PASSWORDS['bob']}\n"
+    else:
+        sasl = ("sasl.mechanism=SCRAM-SHA-512\nsasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule "
+                f"required username=\"bob\" password=\"{PASSWORDS['bob']}\";\n")
+    config = tmp_path / "sasl.properties"
+    config.write_text(f"security.protocol=SASL_SSL\nssl.ca.location={sasl_certs / 'ca.pem'}\n{sasl}")
+    bootstrap = f"127.0.0.1:{broker_up.ssl_port}"
+    run = lambda *args, **kw: cli_ok(rampart_cli(*args, bootstrap=bootstrap, config=config, **kw))  # noqa: E731
+    topic = f"cli-sasl-{style}-{uuid.uuid4().hex[:6]}"
+
+    assert f"Created topic {topic}." in run("topic", "create", "--topic", topic, "--partitions", "2")
+    assert topic in run("topic", "list").split()
+    assert "PartitionCount: 2" in run("topic", "describe", "--topic", topic)
+    lines = [f"k{i}:v{i}" for i in range(20)]
+    run("produce", "--topic", topic, "--property", "parse.key=true", "--property", "key.separator=:",
+        stdin="\n".join(lines) + "\n")
+    out = run("consume", "--topic", topic, "--group", f"{topic}-readers", "--from-beginning", "--max-messages", "20",
+              "--property", "print.key=true")
+    assert sorted(out.splitlines()) == sorted(line.replace(":", "\t") for line in lines)
+    assert f"{topic}-readers" in run("group", "list").split()
+
+    consumer = Consumer({**client_config(broker_up, sasl_certs, "SASL_SSL", "SCRAM-SHA-512"), "group.id": f"g-{uuid.uuid4().hex[:6]}",
+                         "auto.offset.reset": "earliest"})
+    consumer.subscribe([topic])
+    values = []
+    try:
+        deadline = time.monotonic() + 30
+        while len(values) < 20 and time.monotonic() < deadline:
+            msg = consumer.poll(0.2)
+            if msg is not None and not msg.error():
+                values.append(msg.value().decode())
+    finally:
+        consumer.close()
+    assert sorted(values) == sorted(f"v{i}" for i in range(20))
+
+
+def test_rampart_commands_report_a_failed_login(broker_up, sasl_certs, tmp_path):
+    config = tmp_path / "wrong.properties"
+    config.write_text(f"security.protocol=SASL_SSL\nssl.ca.location={sasl_certs / 'ca.pem'}\nsasl.mechanism=SCRAM-SHA-512\n"
+                      "sasl.username=bob\nsasl.password=not-Bobs-Password-4\n")
+    result = rampart_cli("topic", "list", bootstrap=f"127.0.0.1:{broker_up.ssl_port}", config=config)
+    assert result.returncode == 1
+    assert result.stderr.startswith("rampart: SASL authentication with 127.0.0.1:"), result.stderr
+    assert ("SASL_AUTHENTICATION_FAILED: Authentication failed during authentication due to invalid credentials with SASL "
+            "mechanism SCRAM-SHA-512") in result.stderr, result.stderr
+    assert "not-Bobs-Password-4" not in result.stderr + result.stdout
+    # A mechanism the listener does not offer: named, with the offer.
+    config.write_text(f"security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\nsasl.username=bob\nsasl.password=x\n")
+    result = rampart_cli("topic", "list", bootstrap=broker_up.bootstrap, config=config)
+    assert result.returncode == 1 and "does not accept SASL mechanism PLAIN (it offers SCRAM-SHA-256, SCRAM-SHA-512)" in result.stderr
+
+
+def test_rampart_user_online_over_sasl_ssl(broker_up, sasl_certs, tmp_path):
+    """A super user (alice) manages users with `rampart user … --command-config` over SASL_SSL."""
+    config = tmp_path / "alice.properties"
+    config.write_text(f"security.protocol=SASL_SSL\nssl.ca.location={sasl_certs / 'ca.pem'}\nsasl.mechanism=SCRAM-SHA-256\n"
+                      f"sasl.username=alice\nsasl.password={PASSWORDS['alice']}\n")
+    bootstrap = f"127.0.0.1:{broker_up.ssl_port}"
+    name = f"erin{uuid.uuid4().hex[:4]}"
+    cli_ok(rampart_cli("user", "add", name, "--mechanism", "SCRAM-SHA-512", "--password-stdin", bootstrap=bootstrap,
+                       config=config, stdin="erin-Online-7\n"))
+    erin = client_config(broker_up, sasl_certs, "SASL_SSL", "SCRAM-SHA-512", user=name, password="erin-Online-7")
+    assert can_log_in(erin)
+    cli_ok(rampart_cli("user", "delete", name, bootstrap=bootstrap, config=config))
+    assert not can_log_in(erin)
+
+
+def test_repeated_failures_from_one_address_start_a_backoff(tmp_path):
+    """rampart.auth.failure.*: after 3 failed logins from 127.0.0.1 within the window, every attempt from it is
+    refused — even with the right password — with Rampart's backoff message, until the backoff ends."""
+    broker = BrokerProcess(tmp_path / "broker", extra_properties={
+        "listeners": "SASL_PLAINTEXT://127.0.0.1:{port}", "rampart.auth.failure.threshold": "3",
+        "rampart.auth.failure.window.ms": "60000", "rampart.auth.failure.backoff.ms": "9000",
+        "connection.failed.authentication.delay.ms": "10",
+    })
+    add_user(broker.config_path, "alice", "SCRAM-SHA-512", PASSWORDS["alice"])
+    broker.start()
+    try:
+        good = {"bootstrap.servers": broker.bootstrap, "security.protocol": "SASL_PLAINTEXT", "sasl.mechanisms": "SCRAM-SHA-512",
+                "sasl.username": "alice", "sasl.password": PASSWORDS["alice"]}
+        assert can_log_in(good)
+        for _ in range(3):
+            errors, _ = authentication_errors({**good, "sasl.password": "wrong-Password-9"}, "never")
+            assert any(e.code() == KafkaError._AUTHENTICATION for e in errors)
+            if "too many failed authentication attempts" in " ".join(e.str() for e in errors):
+                break
+        errors, delivered = authentication_errors(good, "during-backoff")
+        assert any("too many failed authentication attempts from this address; retry later" in e.str() for e in errors), \
+            [e.str() for e in errors]
+        assert delivered and delivered[0] is not None
+        log = broker.log_path.read_text()
+        assert "too many failed authentications from this address" in log
+        # The backoff ends 9 s after the third failure, which came before the refusals above.
+        deadline = time.monotonic() + 12
+        while not can_log_in(good):
+            assert time.monotonic() < deadline, "the backoff did not end"
     finally:
         assert broker.stop() == 0

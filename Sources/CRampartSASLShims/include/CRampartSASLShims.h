@@ -26,4 +26,13 @@ int rampart_sasl_server_init(const char *mech_list, rampart_sasl_credential_look
 /// connection it steps just before and clears it just after.
 void rampart_sasl_set_lookup_context(void *context);
 
+/// Writes the Kerberos name of a GSSAPI connection's client (`SASL_GSS_PEER_NAME`, a gss_name_t, shown
+/// by gss_display_name: `alice@REALM`, realm included) into `out` (NUL-terminated, at most `out_size`
+/// bytes). `connection` is a sasl_conn_t. gss_display_name is taken from libgssapi_krb5, which Cyrus's
+/// GSSAPI plugin has loaded, so Rampart needs no Kerberos headers or link dependency. A Cyrus that does
+/// not keep the peer name (Debian 12's 2.1.28) gives the authentication id instead, which lacks the
+/// realm when it is this host's default realm: the realm is then added from libkrb5's default realm.
+/// Returns 0, or a negative value when the name is not available.
+int rampart_sasl_gss_peer_name(void *connection, char *out, unsigned out_size);
+
 #endif

@@ -12,6 +12,11 @@ import NIOCore
 /// pre-authentication size to `socket.request.max.bytes`. A failed authentication stops reading,
 /// waits the failed-authentication delay, sends its answer and closes.
 ///
+/// Re-authentication (KIP-368): when the session has a lifetime (`connections.max.reauth.ms`), a
+/// SaslHandshake on the authenticated connection (at most one a second) goes back to the
+/// authenticator and frames follow it until the exchange completes; any other request after the
+/// session ended closes the connection, as Kafka does.
+///
 /// Closes the connection on an undecodable request, a refused frame size, or idleness.
 public final class KafkaConnectionHandler: ChannelDuplexHandler {
     public typealias InboundIn = ByteBuffer
@@ -26,8 +31,15 @@ public final class KafkaConnectionHandler: ChannelDuplexHandler {
     private var inFlight = false
     private var readPending = false
     private var closing = false
-    /// Set until the client has authenticated on a SASL listener.
+    /// Set on a SASL listener: authenticates the client, then re-authenticates it.
     private var authenticator: SaslServerAuthenticator?
+    /// Frames go to `authenticator`: before the first authentication completes, and while a
+    /// re-authentication runs.
+    private var authenticating: Bool
+    /// When the SASL session ends (nil: no limit).
+    private var sessionExpiry: NIODeadline?
+    /// When the last re-authentication began (Kafka allows one a second).
+    private var lastReauthenticationStart: NIODeadline?
     /// Shared with the frame decoder; told when authentication completes.
     private let frameLimits: KafkaFrameLimits?
     /// Authentication failed: the delayed answer and close are scheduled, nothing more is read.
@@ -42,6 +54,7 @@ public final class KafkaConnectionHandler: ChannelDuplexHandler {
         self.logger = logger
         self.maxQueuedRequests = maxQueuedRequests
         self.authenticator = authenticator
+        self.authenticating = authenticator != nil
         self.frameLimits = frameLimits
     }
 
@@ -124,7 +137,22 @@ public final class KafkaConnectionHandler: ChannelDuplexHandler {
             context.read()
         }
         let connection = self.connection
-        if let authenticator {
+        if authenticator != nil, !authenticating {
+            switch sessionCheck(frame) {
+            case .proceed:
+                break
+            case .reauthenticate:
+                authenticating = true
+            case .expired:
+                authenticator?.monitor.recordExpiredSession()
+                logger.info("closing connection: SASL session expired and the client did not re-authenticate",
+                            metadata: ["client": "\(connection.clientHost)", "listener": "\(connection.listenerName)", "principal": "\(connection.principal)"])
+                inFlight = false
+                close(context: context)
+                return
+            }
+        }
+        if let authenticator, authenticating {
             let promise = context.eventLoop.makePromise(of: SaslServerAuthenticator.Outcome.self)
             promise.completeWithTask { await authenticator.receive(frame, connection: connection) }
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
@@ -181,9 +209,10 @@ public final class KafkaConnectionHandler: ChannelDuplexHandler {
         switch outcome {
         case .respond(let response):
             context.writeAndFlush(wrapOutboundOut(response), promise: nil)
-        case .authenticated(let response, let principal):
-            authenticator = nil
-            connection.principal = principal
+        case .authenticated(let response, let session):
+            authenticating = false
+            connection.principal = session.principal
+            sessionExpiry = session.lifetimeMs > 0 ? .now() + .milliseconds(session.lifetimeMs) : nil
             frameLimits?.isAuthenticated = true
             if let response { context.writeAndFlush(wrapOutboundOut(response), promise: nil) }
         case .failed(let response, let reason):
@@ -199,6 +228,25 @@ public final class KafkaConnectionHandler: ChannelDuplexHandler {
             return
         }
         processNext(context: context)
+    }
+
+    private enum SessionCheck {
+        case proceed, reauthenticate, expired
+    }
+
+    /// What an authenticated SASL connection does with `frame`: a SaslHandshake begins a
+    /// re-authentication when the session has a lifetime and the last one began at least a second ago
+    /// (otherwise the registry answers it ILLEGAL_SASL_STATE); any other request after the session
+    /// ended closes the connection.
+    private func sessionCheck(_ frame: ByteBuffer) -> SessionCheck {
+        guard let sessionExpiry else { return .proceed }
+        let now = NIODeadline.now()
+        if frame.getInteger(at: frame.readerIndex, as: Int16.self) == KafkaApiKey.saslHandshake.rawValue,
+           lastReauthenticationStart.map({ now - $0 >= .seconds(1) }) ?? true {
+            lastReauthenticationStart = now
+            return .reauthenticate
+        }
+        return now > sessionExpiry ? .expired : .proceed
     }
 
     /// Stops taking requests; after the failed-authentication delay sends `response` and closes
