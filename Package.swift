@@ -25,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // C shims: CRC32C (SSE4.2 with a software fallback).
@@ -102,6 +104,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -120,7 +123,10 @@ let package = Package(
                 "RampartAuthorizer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -130,6 +136,7 @@ let package = Package(
                 "KafkaProtocol", "RampartStorage", "RampartMetadata", "RampartSASL", "RampartAuthorizer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -194,7 +201,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "RampartSASLTests", dependencies: ["RampartSASL", "COpenSSL"], swiftSettings: swiftSettings),
-        .testTarget(name: "RampartServerTests", dependencies: ["RampartServer", "RampartProperties", "RampartSASL", "RampartMetadata", "RampartBroker", "RampartAuthorizer"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RampartServerTests",
+            dependencies: [
+                "RampartServer", "RampartProperties", "RampartSASL", "RampartMetadata", "RampartBroker", "RampartAuthorizer", "RampartStorage",
+                "RampartCLI",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "RampartAuthorizerTests", dependencies: ["RampartAuthorizer"], swiftSettings: swiftSettings),
         .testTarget(name: "RampartMetadataTests", dependencies: ["RampartMetadata"], swiftSettings: swiftSettings),
         .testTarget(

@@ -46,6 +46,7 @@ struct RequestAuthorization {
     /// Records a denial that was decided elsewhere (e.g. the combined IdempotentWrite check).
     func denied(_ decision: AuthorizationDecision, _ operation: AclOperation, _ type: AclResourceType, _ name: String) {
         let rule = snapshot.matchedBinding(decision)
+        BrokerMetrics.authorizationDenied(operation: operation.kafkaName, resourceType: type.kafkaName)
         broker.logger.debug(isShadow ? "authorization denied (shadow mode: served anyway)" : "authorization denied", metadata: [
             "principal": "\(context.principal)", "host": "\(context.clientHost)", "listener": "\(context.listenerName)",
             "api": "\(context.apiKey.name)", "operation": "\(operation.kafkaName)", "resource": "\(type.kafkaName):\(name)",

@@ -25,8 +25,13 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
-        LoggingSetup.bootstrap(format: brokerConfig.string("rampart.log.format") ?? "text",
-                               level: brokerConfig.string("rampart.log.level") ?? "info")
+        do {
+            try LoggingSetup.bootstrap(format: brokerConfig.string("rampart.log.format") ?? "text",
+                                       level: brokerConfig.string("rampart.log.level") ?? "info",
+                                       overrides: brokerConfig.string("rampart.log.level.overrides"))
+        } catch {
+            throw ValidationError("\(error)")
+        }
         let logger = Logger(label: "rampart.server")
         let server = BrokerServer(config: brokerConfig, logger: logger)
         let stop = SignalWaiter(signals: [SIGTERM, SIGINT])

@@ -68,9 +68,11 @@ extension BrokerServer {
         case .unchanged, .pending:
             break
         case .reloaded(let count):
+            Self.countPolicyReload(success: true)
             let fingerprint = broker?.authorizer.snapshot.fingerprint ?? "?"
             logger.info("ACL policy reloaded", metadata: ["path": "\(watcher.path)", "acls": "\(count)", "fingerprint": "\(fingerprint)"])
         case .failed(let error):
+            Self.countPolicyReload(success: false)
             logger.error("ACL policy change refused, the previous policy stays in force: \(error)", metadata: [
                 "refusedReloads": "\(watcher.reloadCounts.failed)",
             ])

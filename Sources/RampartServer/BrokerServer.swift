@@ -30,6 +30,11 @@ public final class BrokerServer: @unchecked Sendable {
     var auditLog: AuditLog?
     /// Held while the broker runs, so offline tools do not write under it.
     private var dataDirectoryLocks: [DataDirectoryLock] = []
+    /// `rampart.metrics.listener`'s HTTP endpoint, when set.
+    private var metricsEndpoint: MetricsEndpoint?
+
+    /// The metrics endpoint's address as bound (nil when `rampart.metrics.listener` is unset).
+    public var metricsAddress: SocketAddress? { metricsEndpoint?.localAddress }
     /// SASL outcome counters and the per-address failure backoff, shared by every SASL listener.
     public private(set) var authenticationMonitor = AuthenticationMonitor(settings: .off)
 
@@ -61,6 +66,8 @@ public final class BrokerServer: @unchecked Sendable {
         let saslSettings = try Self.saslSettings(config, listeners: listeners, oauthBearerKeys: &oauthBearerKeys)
         self.oauthBearerKeys = oauthBearerKeys.values.sorted { $0.path < $1.path }
         authenticationMonitor = AuthenticationMonitor(settings: Self.authenticationBackoffSettings(config))
+        let metricsSettings = try metricsEndpointSettings()
+        RampartMetricsRegistry.bootstrap()
         let inert = BrokerConfigKeys.notYetEnforced.filter { config.explicit[$0] != nil }.sorted()
         if !inert.isEmpty {
             logger.warning("these keys are accepted for compatibility but not acted on by this build: \(inert.joined(separator: ", "))")
@@ -131,6 +138,11 @@ public final class BrokerServer: @unchecked Sendable {
             try await channel.setOption(.autoRead, value: true).get()
             logger.info("listening", metadata: ["listener": "\(listener.name)", "address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
         }
+        if let metricsSettings {
+            let channels = bound.map { ($0.0.name, $0.1) }
+            metricsEndpoint = try await startMetricsEndpoint(metricsSettings, group: group, tls: Array(listenerTLS.values),
+                                                             listenersDown: { channels.filter { !$0.1.isActive }.map(\.0) })
+        }
         if let interval = config.int64("rampart.ssl.reload.interval.ms"), interval > 0, !listenerTLS.isEmpty || !oauthBearerKeys.isEmpty {
             backgroundTasks.append(Task { [weak self] in
                 while !Task.isCancelled {
@@ -200,13 +212,18 @@ public final class BrokerServer: @unchecked Sendable {
                     logger.warning("refusing connection: max.connections reached", metadata: ["client": "\(host)"])
                     return channel.close()
                 }
-                channel.closeFuture.whenComplete { _ in connections.closed(host: host, channel: channel) }
+                BrokerMetrics.connection(listener: listener.name, delta: 1)
+                channel.closeFuture.whenComplete { _ in
+                    connections.closed(host: host, channel: channel)
+                    BrokerMetrics.connection(listener: listener.name, delta: -1)
+                }
                 return channel.eventLoop.makeCompletedFuture {
                     let dispatcher = slot.dispatcher
                     let info = ConnectionInfo(listenerName: listener.name, clientHost: host, principal: .anonymous)
                     let sync = channel.pipeline.syncOperations
                     if let tls {
                         try sync.addHandler(TLSHandler(context: tls.context))
+                        try sync.addHandler(TLSHandshakeFailureCounter(listener: listener.name))
                         // On SASL_SSL the principal comes from SASL, not from a client certificate.
                         if sasl == nil {
                             try sync.addHandler(TLSPrincipalHandler(rules: tls.principalRules, listener: listener.name, logger: logger))
@@ -270,6 +287,8 @@ public final class BrokerServer: @unchecked Sendable {
         for channel in serverChannels { try? await channel.close() }
         serverChannels.removeAll()
         await connections.closeAll(timeout: timeout)
+        await metricsEndpoint?.close()
+        metricsEndpoint = nil
         for task in backgroundTasks { task.cancel() }
         for task in backgroundTasks { await task.value }
         if let broker {

@@ -88,6 +88,7 @@ struct FetchHandler: KafkaAPIHandler {
                                       readCommitted: readCommitted, maxBytes: remaining, isFirst: total == 0)
                 if data.errorCode != 0 { hadError = true }
                 let size = data.records?.readableBytes ?? 0
+                BrokerMetrics.fetched(topic: name, bytes: size)
                 total += size
                 remaining = max(0, remaining - size)
                 topicResponse.partitions.append(data)

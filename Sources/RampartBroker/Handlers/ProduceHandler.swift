@@ -92,6 +92,7 @@ struct ProduceHandler: KafkaAPIHandler {
         }
         do {
             let result = try await log.append(records, durability: durability)
+            if !result.isDuplicate { BrokerMetrics.produced(topic: topic, bytes: records.readableBytes, records: Int(result.lastOffset - result.baseOffset + 1)) }
             return .init(index: partition.index, errorCode: 0, baseOffset: result.baseOffset,
                          logAppendTimeMs: result.logAppendTime, logStartOffset: result.logStartOffset)
         } catch {
