@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Metrics
 import NIOCore
 import Prometheus
@@ -66,6 +69,12 @@ final class ScrapeGauges: Sendable {
         .init(metricName: "rampart_consumer_group", unitName: "lag",
               helpText: "High watermark minus the group's committed offset, per partition the group committed.")
     }
+    static var logDirFree: MetricNameDescriptor {
+        .init(metricName: "rampart_log_dir_free", unitName: "bytes", helpText: "Bytes available to the broker on the file system of a log directory.")
+    }
+    static var logDirTotal: MetricNameDescriptor {
+        .init(metricName: "rampart_log_dir_total", unitName: "bytes", helpText: "Size of the file system of a log directory.")
+    }
     static var partitionSize: MetricNameDescriptor {
         .init(metricName: "rampart_partition_size", unitName: "bytes", helpText: "Bytes of the partition's log segments.")
     }
@@ -120,6 +129,13 @@ final class ScrapeGauges: Sendable {
         }
         registry.makeGauge(descriptor: Self.underReplicated).set(to: 0)
         guard let logs else { return }
+        for directory in await logs.config.logDirs {
+            var info = statvfs()
+            guard statvfs(directory, &info) == 0 else { continue }
+            let blockSize = Double(info.f_frsize)
+            registry.makeGauge(descriptor: Self.logDirFree, labels: [("dir", directory)]).set(to: Double(info.f_bavail) * blockSize)
+            registry.makeGauge(descriptor: Self.logDirTotal, labels: [("dir", directory)]).set(to: Double(info.f_blocks) * blockSize)
+        }
         var values: [TopicPartition: (Int64, Int64)] = [:]
         for (tp, log) in await logs.allLogs {
             values[tp] = (await log.logEndOffset, await log.sizeInBytes)

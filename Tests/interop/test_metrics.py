@@ -149,6 +149,9 @@ def test_counters_move_with_produce_and_consume(broker):
     assert value(after, "rampart_bytes_out_total", topic=topic) >= value(after, "rampart_bytes_in_total", topic=topic)
     assert value(after, "rampart_partition_log_end_offset", topic=topic, partition="0") == 25
     assert value(after, "rampart_partition_size_bytes", topic=topic, partition="0") > 0
+    free = [v for (name, _), v in after.items() if name == "rampart_log_dir_free_bytes"]
+    total = [v for (name, _), v in after.items() if name == "rampart_log_dir_total_bytes"]
+    assert len(free) == 1 and len(total) == 1 and 0 < free[0] <= total[0], (free, total)
     for api in ("Produce", "Fetch"):
         assert value(after, "rampart_requests_total", api=api, outcome="ok") > value(before, "rampart_requests_total", api=api, outcome="ok")
         assert value(after, "rampart_request_duration_seconds_count", api=api) > value(before, "rampart_request_duration_seconds_count", api=api)
