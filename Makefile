@@ -4,7 +4,7 @@ SWIFT_FLAGS ?=
 SHARED ?= ../shared
 PROTOCOL_SCHEMAS ?= $(SHARED)/kafka-protocol/messages
 
-.PHONY: run all deps venv build certs build-release test unit-test interop interop-full interop-run librdkafka-quick librdkafka-full generate check-generated bench bench-quick bench-all bench-venv bench-protocol bench-storage bench-tls fuzz clean
+.PHONY: run all deps venv build certs build-release test unit-test interop interop-full interop-run librdkafka-quick librdkafka-full generate check-generated bench bench-quick bench-all bench-venv bench-protocol bench-storage bench-tls bench-authorizer fuzz clean
 
 all: build
 
@@ -77,6 +77,12 @@ BENCH_TLS_ARGS ?=
 bench-tls: venv build-release
 	.venv/bin/python scripts/bench_tls.py --broker .build/release/rampart $(BENCH_TLS_ARGS)
 
+## Authorizer: AclSnapshot.authorize() over 10,000 ACLs — median/tail ns per call, allocations per call
+## (glibc malloc counted), snapshot build time. Figures in docs/benchmarks.md.
+bench-authorizer: deps
+	$(SWIFT) run -c release rampart-authorizer-bench
+
+
 ## Rampart side by side with tansu (issue 8): librdkafka load, brokers pinned with taskset, alternated
 ## rounds, medians and ratios; writes the generated section of docs/benchmarks.md, docs/benchmarks.png
 ## and the raw figures (docs/benchmarks.json). BENCH_ARGS passes options (e.g. --rounds 5, --only produce).
@@ -97,7 +103,7 @@ bench-venv:
 	@scripts/bench/venv.sh
 
 ## Every benchmark: protocol, storage, TLS cost, and the side-by-side comparison.
-bench-all: bench-protocol bench-storage bench-tls bench
+bench-all: bench-protocol bench-storage bench-tls bench-authorizer bench
 
 ## libFuzzer over the request decoder; FUZZ_SECONDS (default 300). See docs/fuzzing.md.
 FUZZ_SECONDS ?= 300

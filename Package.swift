@@ -17,12 +17,16 @@ let package = Package(
         .executable(name: "rampart-protocol-bench", targets: ["RampartProtocolBench"]),
         .executable(name: "rampart-fuzz-request", targets: ["RampartFuzzRequest"]),
         .executable(name: "rampart-storage-bench", targets: ["RampartStorageBench"]),
+        .executable(name: "rampart-authorizer-bench", targets: ["RampartAuthorizerBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // C shims: CRC32C (SSE4.2 with a software fallback).
@@ -35,6 +39,15 @@ let package = Package(
         // The system OpenSSL 3 (DESIGN.md: TLS through libssl-dev) and shims for its macros.
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(name: "CRampartOpenSSLShims", dependencies: ["COpenSSL"]),
+        // The system Cyrus SASL (DESIGN.md: SASL through libsasl2-dev; the SCRAM plugin is in
+        // libsasl2-modules, GSSAPI's in libsasl2-modules-gssapi-mit) and Rampart's in-process credential plugin for it.
+        .systemLibrary(name: "CSASL2", pkgConfig: "libsasl2", providers: [.apt(["libsasl2-dev", "libsasl2-modules", "libsasl2-modules-gssapi-mit"])]),
+        .target(name: "CRampartSASLShims", dependencies: ["CSASL2"]),
+        .target(
+            name: "RampartSASL",
+            dependencies: ["CSASL2", "CRampartSASLShims", "COpenSSL"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "RampartTLS",
             dependencies: ["COpenSSL", "CRampartOpenSSLShims", .product(name: "NIOCore", package: "swift-nio")],
@@ -54,7 +67,7 @@ let package = Package(
         .target(
             name: "KafkaClient",
             dependencies: [
-                "KafkaProtocol", "RampartProperties", "RampartTLS",
+                "KafkaProtocol", "RampartProperties", "RampartTLS", "RampartSASL",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -65,7 +78,8 @@ let package = Package(
         .target(
             name: "RampartCLI",
             dependencies: [
-                "RampartServer", "RampartBroker", "KafkaProtocol", "KafkaClient", "RampartTLS",
+                "RampartServer", "RampartBroker", "KafkaProtocol", "KafkaClient", "RampartTLS", "RampartSASL", "RampartMetadata",
+                "RampartAuthorizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -90,27 +104,39 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),
         .target(name: "RampartMetadata", swiftSettings: swiftSettings),
+        // ACL model, policy files, evaluation, explain, audit events (DESIGN.md: pure, snapshot).
+        .target(
+            name: "RampartAuthorizer",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
         .target(name: "RampartProperties", swiftSettings: swiftSettings),
         .target(
             name: "RampartServer",
             dependencies: [
-                "RampartBroker", "RampartStorage", "RampartMetadata", "KafkaProtocol", "RampartProperties", "RampartTLS",
+                "RampartBroker", "RampartStorage", "RampartMetadata", "KafkaProtocol", "RampartProperties", "RampartTLS", "RampartSASL",
+                "RampartAuthorizer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "RampartBroker",
             dependencies: [
-                "KafkaProtocol", "RampartStorage", "RampartMetadata",
+                "KafkaProtocol", "RampartStorage", "RampartMetadata", "RampartSASL", "RampartAuthorizer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -122,6 +148,13 @@ let package = Package(
         .executableTarget(
             name: "RampartStorageBench",
             dependencies: ["RampartStorage", "KafkaProtocol", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        // Counts allocations in the authorizer benchmark (interposes malloc on glibc; bench only).
+        .target(name: "CRampartMallocCounter"),
+        .executableTarget(
+            name: "RampartAuthorizerBench",
+            dependencies: ["RampartAuthorizer", "CRampartMallocCounter"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -143,15 +176,16 @@ let package = Package(
         .testTarget(
             name: "RampartBrokerTests",
             dependencies: [
-                "RampartBroker", "KafkaProtocol", "RampartMetadata", "RampartStorage",
-                .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+                "RampartBroker", "KafkaProtocol", "RampartMetadata", "RampartStorage", "RampartSASL", "RampartAuthorizer",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "KafkaClientTests",
             dependencies: [
-                "KafkaClient", "KafkaProtocol", "RampartServer", "RampartTLS",
+                "KafkaClient", "KafkaProtocol", "RampartServer", "RampartTLS", "RampartSASL", "RampartMetadata",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
@@ -166,7 +200,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "RampartServerTests", dependencies: ["RampartServer", "RampartProperties"], swiftSettings: swiftSettings),
+        .testTarget(name: "RampartSASLTests", dependencies: ["RampartSASL", "COpenSSL"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RampartServerTests",
+            dependencies: [
+                "RampartServer", "RampartProperties", "RampartSASL", "RampartMetadata", "RampartBroker", "RampartAuthorizer", "RampartStorage",
+                "RampartCLI",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "RampartAuthorizerTests", dependencies: ["RampartAuthorizer"], swiftSettings: swiftSettings),
         .testTarget(name: "RampartMetadataTests", dependencies: ["RampartMetadata"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RampartStorageTests",

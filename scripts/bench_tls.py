@@ -138,6 +138,7 @@ def main():
             f"ssl.keystore.location={keystore}",
             "rampart.log.level=warning",
             "auto.create.topics.enable=false",
+            "super.users=User:ANONYMOUS",
         ]) + "\n")
         command = [args.broker, "serve", "--config", str(work / "server.properties")]
         if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:

@@ -58,6 +58,7 @@ log.dirs=$data/logs
 num.partitions=4
 group.initial.rebalance.delay.ms=3000
 offsets.topic.num.partitions=4
+super.users=User:ANONYMOUS
 CONF
 "$bin" serve --config "$data/server.properties" >"$data/broker.log" 2>&1 &
 broker=$!

@@ -379,7 +379,7 @@ public struct KafkaAdmin: Sendable {
     }
 
     // Single-node: any broker acts as controller. Metadata names the controller when there is one.
-    private func controllerConnection() async throws -> BrokerConnection {
+    func controllerConnection() async throws -> BrokerConnection {
         let snapshot = try await cluster.refreshMetadata(topics: [])
         if snapshot.controllerId >= 0, snapshot.brokers[snapshot.controllerId] != nil {
             return try await cluster.connection(to: snapshot.controllerId)

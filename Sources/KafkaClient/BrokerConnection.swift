@@ -2,6 +2,7 @@ import KafkaProtocol
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import RampartSASL
 import RampartTLS
 
 /// The versions of each API this client implements. A request uses min(client max, broker max) and
@@ -34,6 +35,13 @@ public enum ClientAPIVersions {
         .incrementalAlterConfigs: 0...1,
         .deleteGroups: 0...2,
         .offsetDelete: 0...0,
+        .describeUserScramCredentials: 0...0,
+        .alterUserScramCredentials: 0...0,
+        .describeAcls: 0...3,
+        .createAcls: 0...3,
+        .deleteAcls: 0...3,
+        .saslHandshake: 1...1,
+        .saslAuthenticate: 0...2,
     ]
 
     /// The version to use: the highest both sides support, or nil.
@@ -56,15 +64,30 @@ public final class BrokerConnection: Sendable {
     public let nodeId: Int32
     /// The broker's version range per API (from ApiVersions).
     public let brokerVersions: [KafkaApiKey: ClosedRange<Int16>]
-    /// What the TLS handshake negotiated, or nil for a PLAINTEXT connection.
+    /// What the TLS handshake negotiated, or nil without TLS.
     public let tlsSession: TLSHandshakeResult?
+    /// What the SASL login (or the last re-authentication) established, or nil without SASL.
+    public var saslSession: SASLSession? { saslSessionBox.withLockedValue { $0 } }
+    private let saslSessionBox: NIOLockedValueBox<SASLSession?>
+    /// Re-authenticates before requests when the broker's session lifetime requires it.
+    private let reauthenticator: SASLReauthenticator?
     private let channel: Channel
     private let clientId: String
     private let requestTimeout: TimeAmount
 
     init(address: BrokerAddress, nodeId: Int32, channel: Channel, clientId: String, requestTimeout: TimeAmount,
-         brokerVersions: [KafkaApiKey: ClosedRange<Int16>], tlsSession: TLSHandshakeResult?) {
+         brokerVersions: [KafkaApiKey: ClosedRange<Int16>], tlsSession: TLSHandshakeResult?, saslSession: SASLSession?,
+         sasl: ClientSASLConfig) {
         self.tlsSession = tlsSession
+        let box = NIOLockedValueBox(saslSession)
+        self.saslSessionBox = box
+        let peer = nodeId >= 0 ? "broker \(nodeId) at \(address)" : "\(address)"
+        self.reauthenticator = saslSession.map { session in
+            SASLReauthenticator(session: session, box: box) {
+                try await Self.authenticate(channel: channel, sasl: sasl, brokerVersions: brokerVersions, clientId: clientId,
+                                            timeout: requestTimeout, peer: peer)
+            }
+        }
         self.address = address
         self.nodeId = nodeId
         self.channel = channel
@@ -76,27 +99,27 @@ public final class BrokerConnection: Sendable {
     /// Whether the socket is still open.
     public var isActive: Bool { channel.isActive }
 
-    /// Opens a connection and negotiates API versions.
+    /// Opens a connection, negotiates API versions and, with a SASL protocol, authenticates.
     ///
-    /// With `security.protocol=SSL` the connection runs through a `TLSHandler` below the Kafka framing,
+    /// With `security.protocol=SSL` (or SASL_SSL) the connection runs through a `TLSHandler` below the Kafka framing,
     /// using `tlsContext` (the client's shared context; built from `config` when nil) and verifying the
     /// broker's certificate against `address.host` unless `config.tls.verifyHostname` is off. The
     /// handshake completes before any request is sent; its failure (certificate not trusted, host name
     /// mismatch, no answer within `connectTimeoutMs`) is a `connection` error naming the broker and the
     /// TLS reason, as is a broker's refusal of the client certificate (which TLS 1.3 sends after the
     /// client's side of the handshake is done, so it surfaces while versions are negotiated).
+    ///
+    /// With SASL_PLAINTEXT or SASL_SSL the SASL login (`config.sasl`) follows ApiVersions; a refusal is
+    /// an `authentication` error with the broker's error code and message.
     public static func connect(
         to address: BrokerAddress, nodeId: Int32 = -1, config: ClientConfig, tlsContext: TLSContext? = nil,
         group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> BrokerConnection {
         let peer = nodeId >= 0 ? "broker \(nodeId) at \(address)" : "\(address)"
         let maxFrame = config.maxResponseSize
-        let tls: TLSContext?
-        switch config.securityProtocol {
-        case .plaintext: tls = nil
-        case .ssl: tls = try tlsContext ?? config.makeTLSContext()
-        case .saslPlaintext, .saslSSL: throw KafkaClientError.configuration(ClientConfig.unsupported(config.securityProtocol))
-        }
+        let tls = config.securityProtocol.usesTLS ? try tlsContext ?? config.makeTLSContext() : nil
+        // Missing SASL settings fail before any connection is made.
+        if config.securityProtocol.usesSASL { _ = try config.sasl.makeMechanism() }
         let serverHostname = config.tls.verifyHostname ? address.host : nil
         // One loop for the channel and the handshake promise, so the observer completes it on its own loop.
         let loop = group.next()
@@ -135,8 +158,14 @@ public final class BrokerConnection: Sendable {
         let timeout = TimeAmount.milliseconds(Int64(config.requestTimeoutMs))
         do {
             let versions = try await negotiateVersions(channel: channel, clientId: config.clientId, timeout: timeout, peer: peer)
+            var sasl: SASLSession?
+            if config.securityProtocol.usesSASL {
+                sasl = try await authenticate(channel: channel, sasl: config.sasl, brokerVersions: versions, clientId: config.clientId,
+                                              timeout: timeout, peer: peer)
+            }
             return BrokerConnection(address: address, nodeId: nodeId, channel: channel, clientId: config.clientId,
-                                    requestTimeout: timeout, brokerVersions: versions, tlsSession: session)
+                                    requestTimeout: timeout, brokerVersions: versions, tlsSession: session, saslSession: sasl,
+                                    sasl: config.sasl)
         } catch {
             try? await channel.close()
             if let failure = tlsFailure.withLockedValue({ $0 }) {
@@ -217,7 +246,8 @@ public final class BrokerConnection: Sendable {
 
     private var peerName: String { nodeId >= 0 ? "broker \(nodeId) at \(address)" : "broker at \(address)" }
 
-    /// Sends a request at the negotiated version (or `version`) and returns the decoded response.
+    /// Sends a request at the negotiated version (or `version`) and returns the decoded response. On a
+    /// SASL connection whose session lifetime is nearly over, re-authenticates first (KIP-368).
     ///
     /// - Parameter timeout: overrides the request timeout (JoinGroup waits for the rebalance).
     public func send<Request: KafkaRequestMessage>(
@@ -225,8 +255,16 @@ public final class BrokerConnection: Sendable {
     ) async throws -> Request.Response {
         let apiKey = Request.apiKey
         let useVersion = try version ?? self.version(for: apiKey)
-        let frame = try await Self.roundTrip(request, version: useVersion, channel: channel, clientId: clientId,
+        try await reauthenticator?.enter()
+        let frame: ByteBuffer
+        do {
+            frame = try await Self.roundTrip(request, version: useVersion, channel: channel, clientId: clientId,
                                              timeout: timeout ?? requestTimeout, expectsResponse: true, peer: peerName)
+            await reauthenticator?.leave()
+        } catch {
+            await reauthenticator?.leave()
+            throw error
+        }
         do {
             return try Request.Response.decodeResponse(from: frame, version: useVersion).body
         } catch {
@@ -237,11 +275,18 @@ public final class BrokerConnection: Sendable {
     /// Sends a request that gets no answer (Produce with acks=0); returns once it is written.
     public func sendWithoutResponse<Request: KafkaRequestMessage>(_ request: Request, version: Int16? = nil) async throws {
         let useVersion = try version ?? self.version(for: Request.apiKey)
-        _ = try await Self.roundTrip(request, version: useVersion, channel: channel, clientId: clientId,
-                                     timeout: requestTimeout, expectsResponse: false, peer: peerName)
+        try await reauthenticator?.enter()
+        do {
+            _ = try await Self.roundTrip(request, version: useVersion, channel: channel, clientId: clientId,
+                                         timeout: requestTimeout, expectsResponse: false, peer: peerName)
+            await reauthenticator?.leave()
+        } catch {
+            await reauthenticator?.leave()
+            throw error
+        }
     }
 
-    private static func roundTrip<Request: KafkaRequestMessage>(
+    static func roundTrip<Request: KafkaRequestMessage>(
         _ request: Request, version: Int16, channel: Channel, clientId: String, timeout: TimeAmount,
         expectsResponse: Bool, peer: String
     ) async throws -> ByteBuffer {

@@ -7,6 +7,11 @@ public struct ClientConfig: Sendable, Equatable {
         case ssl = "SSL"
         case saslPlaintext = "SASL_PLAINTEXT"
         case saslSSL = "SASL_SSL"
+
+        /// Whether connections run through TLS (SSL, SASL_SSL).
+        public var usesTLS: Bool { self == .ssl || self == .saslSSL }
+        /// Whether connections authenticate with SASL (SASL_PLAINTEXT, SASL_SSL).
+        public var usesSASL: Bool { self == .saslPlaintext || self == .saslSSL }
     }
 
     /// `host:port` pairs tried in order to learn the cluster.
@@ -17,17 +22,21 @@ public struct ClientConfig: Sendable, Equatable {
     public var requestTimeoutMs: Int
     /// How long to wait for a TCP connection (`socket.connection.setup.timeout.ms`).
     public var connectTimeoutMs: Int
-    /// The security protocol: PLAINTEXT or SSL (the SASL protocols are not implemented yet).
+    /// The security protocol.
     public var securityProtocol: SecurityProtocol
-    /// TLS settings, used when `securityProtocol` is SSL.
+    /// TLS settings, used when `securityProtocol` is SSL or SASL_SSL.
     public var tls: ClientTLSConfig
+    /// SASL mechanism and credentials, used when `securityProtocol` is SASL_PLAINTEXT or SASL_SSL.
+    public var sasl: ClientSASLConfig
     /// Retries of retriable errors (`retries`), e.g. a leader that is not available yet.
     public var retries: Int
     /// Pause between retries (`retry.backoff.ms`).
     public var retryBackoffMs: Int
     /// The largest response frame accepted from a broker.
     public var maxResponseSize: Int
-    /// Every property as read from the file, for the producer and consumer settings in it.
+    /// Every property as read from the file, for the producer and consumer settings in it — except
+    /// secrets (`sasl.password`, `sasl.jaas.config`, `ssl.key.password`), which live only in `sasl`
+    /// and `tls`, redacted when printed.
     public var properties: [String: String]
 
     /// A configuration with Kafka's defaults for everything not given.
@@ -38,6 +47,7 @@ public struct ClientConfig: Sendable, Equatable {
         connectTimeoutMs: Int = 10_000,
         securityProtocol: SecurityProtocol = .plaintext,
         tls: ClientTLSConfig = ClientTLSConfig(),
+        sasl: ClientSASLConfig = ClientSASLConfig(),
         retries: Int = 5,
         retryBackoffMs: Int = 100,
         maxResponseSize: Int = 104_857_600,
@@ -49,15 +59,15 @@ public struct ClientConfig: Sendable, Equatable {
         self.connectTimeoutMs = connectTimeoutMs
         self.securityProtocol = securityProtocol
         self.tls = tls
+        self.sasl = sasl
         self.retries = retries
         self.retryBackoffMs = retryBackoffMs
         self.maxResponseSize = maxResponseSize
         self.properties = properties
     }
 
-    /// Client properties this client knows: connection and TLS keys it uses, plus the producer, consumer
-    /// and SASL keys Kafka's tools accept in `--command-config` (read by the tools or reserved for when
-    /// SASL arrives). Any other key is an error naming it.
+    /// Client properties this client knows: connection, TLS and SASL keys it uses, plus the producer and
+    /// consumer keys Kafka's tools accept in `--command-config`. Any other key is an error naming it.
     public static let knownKeys: Set<String> = Set<String>([
         "bootstrap.servers", "client.id", "request.timeout.ms", "socket.connection.setup.timeout.ms",
         "socket.connection.setup.timeout.max.ms", "security.protocol", "retries", "retry.backoff.ms",
@@ -74,31 +84,28 @@ public struct ClientConfig: Sendable, Equatable {
         "fetch.min.bytes", "fetch.max.bytes", "fetch.max.wait.ms", "max.partition.fetch.bytes",
         "isolation.level", "client.rack", "partition.assignment.strategy", "exclude.internal.topics",
         "allow.auto.create.topics",
-        // SASL (accepted in files; the protocols themselves are not implemented yet)
-        "sasl.mechanism", "sasl.jaas.config", "sasl.username", "sasl.password", "sasl.kerberos.service.name",
-    ]).union(ClientTLSConfig.propertyKeys)
+    ]).union(ClientTLSConfig.propertyKeys).union(ClientSASLConfig.propertyKeys)
 
     /// Builds a configuration from client properties (Kafka's names), on top of `base`.
     ///
-    /// Unknown keys, bad numbers, bad `ssl.*` settings and the SASL security protocols (not implemented
-    /// yet) are errors naming the key. The `ssl.*` keys are read whatever the protocol (as `tls`).
+    /// Unknown keys, bad numbers and bad `ssl.*` or `sasl.*` settings are errors naming the key. The
+    /// `ssl.*` and `sasl.*` keys are read whatever the protocol (as `tls` and `sasl`); a SASL protocol
+    /// without a mechanism or credentials fails when connecting.
     public init(properties: [String: String], base: ClientConfig = ClientConfig()) throws {
         self = base
         for key in properties.keys.sorted() where !Self.knownKeys.contains(key) {
             throw KafkaClientError.configuration("unknown client property '\(key)'")
         }
-        self.properties = base.properties.merging(properties) { $1 }
+        self.properties = base.properties.merging(properties) { $1 }.filter { !Self.secretKeys.contains($0.key) }
         if let value = properties["security.protocol"] {
-            guard let parsed = SecurityProtocol(rawValue: value.uppercased()) else {
+            guard let parsed = SecurityProtocol(rawValue: value.trimmingWhitespace().uppercased()) else {
                 throw KafkaClientError.configuration(
                     "security.protocol: '\(value)' is not one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL")
-            }
-            guard parsed == .plaintext || parsed == .ssl else {
-                throw KafkaClientError.configuration(Self.unsupported(parsed))
             }
             securityProtocol = parsed
         }
         try tls.apply(properties)
+        try sasl.apply(properties)
         if let servers = properties["bootstrap.servers"] {
             bootstrapServers = try BrokerAddress.parseList(servers, key: "bootstrap.servers")
         }
@@ -108,6 +115,9 @@ public struct ClientConfig: Sendable, Equatable {
         retries = try Self.int(properties, "retries", min: 0) ?? retries
         retryBackoffMs = try Self.int(properties, "retry.backoff.ms", min: 0) ?? retryBackoffMs
     }
+
+    /// Properties never kept in `properties`.
+    static let secretKeys: Set<String> = ClientSASLConfig.secretKeys.union(["ssl.key.password"])
 
     /// Reads an integer property, or nil when absent; an error names the key and the bad value.
     public static func int(_ properties: [String: String], _ key: String, min: Int = Int.min) throws -> Int? {

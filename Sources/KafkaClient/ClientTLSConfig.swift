@@ -8,7 +8,7 @@ import RampartTLS
 /// one `TLSContext` per client by `ClientConfig.makeTLSContext()`.
 public struct ClientTLSConfig: Sendable, Equatable {
     /// The password of an encrypted private key. Never printed.
-    public struct Password: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
+    public struct Password: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
         let value: String
         /// Wraps a password.
         public init(_ value: String) { self.value = value }
@@ -16,6 +16,8 @@ public struct ClientTLSConfig: Sendable, Equatable {
         public var description: String { "<redacted>" }
         /// Always `<redacted>`.
         public var debugDescription: String { "<redacted>" }
+        /// No children: `dump` shows `<redacted>` only.
+        public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
     }
 
     /// A PEM file of the CA certificates the broker's certificate must chain to (`ssl.ca.location`,
@@ -171,25 +173,15 @@ public struct ClientTLSConfig: Sendable, Equatable {
 }
 
 extension ClientConfig {
-    /// The TLS context this client's connections share: nil for PLAINTEXT. Loads and checks the files
-    /// `tls` names; errors say which file and what is wrong. The TLS handshake must finish within
-    /// `connectTimeoutMs` (Kafka's connection set-up covers the handshake).
+    /// The TLS context this client's connections share: nil for PLAINTEXT and SASL_PLAINTEXT. Loads and
+    /// checks the files `tls` names; errors say which file and what is wrong. The TLS handshake must
+    /// finish within `connectTimeoutMs` (Kafka's connection set-up covers the handshake).
     public func makeTLSContext() throws -> TLSContext? {
-        switch securityProtocol {
-        case .plaintext:
-            return nil
-        case .ssl:
-            do {
-                return try TLSContext(configuration: tls.tlsConfiguration(handshakeTimeout: .milliseconds(Int64(connectTimeoutMs))))
-            } catch let error as TLSError {
-                throw KafkaClientError.configuration("security.protocol=SSL: \(error)")
-            }
-        case .saslPlaintext, .saslSSL:
-            throw KafkaClientError.configuration(ClientConfig.unsupported(securityProtocol))
+        guard securityProtocol.usesTLS else { return nil }
+        do {
+            return try TLSContext(configuration: tls.tlsConfiguration(handshakeTimeout: .milliseconds(Int64(connectTimeoutMs))))
+        } catch let error as TLSError {
+            throw KafkaClientError.configuration("security.protocol=\(securityProtocol.rawValue): \(error)")
         }
-    }
-
-    static func unsupported(_ securityProtocol: SecurityProtocol) -> String {
-        "security.protocol: \(securityProtocol.rawValue) is not supported yet by the rampart client (only PLAINTEXT and SSL)"
     }
 }

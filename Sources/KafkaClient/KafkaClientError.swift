@@ -7,7 +7,7 @@ import KafkaProtocol
 /// name, e.g. `TOPIC_ALREADY_EXISTS`), so callers can match on it.
 public struct KafkaClientError: Error, Hashable, Sendable, CustomStringConvertible {
     private enum Base: Hashable, Sendable {
-        case configuration, connection, timeout, broker, unsupportedVersion, malformedResponse, closed, invalidArgument
+        case configuration, connection, authentication, timeout, broker, unsupportedVersion, malformedResponse, closed, invalidArgument
     }
 
     private let base: Base
@@ -28,6 +28,13 @@ public struct KafkaClientError: Error, Hashable, Sendable, CustomStringConvertib
     public static func configuration(_ message: String) -> Self { .init(.configuration, message) }
     /// A connection could not be made or broke.
     public static func connection(_ message: String) -> Self { .init(.connection, message) }
+    /// SASL authentication failed: the broker refused the mechanism or the credentials
+    /// (`code` is UNSUPPORTED_SASL_MECHANISM, SASL_AUTHENTICATION_FAILED, ILLEGAL_SASL_STATE, …, and
+    /// `message` carries the broker's own text), or the broker failed to prove it knows the
+    /// credential. Never contains the password.
+    public static func authentication(_ message: String, code: KafkaErrorCode? = nil) -> Self {
+        .init(.authentication, message, code: code)
+    }
     /// A request got no answer within its timeout.
     public static func timeout(_ message: String) -> Self { .init(.timeout, message) }
     /// The broker answered with a Kafka error code; `context` says for what (`create topic "a"`).
@@ -49,6 +56,8 @@ public struct KafkaClientError: Error, Hashable, Sendable, CustomStringConvertib
 
     /// Whether the error is a timeout.
     public var isTimeout: Bool { base == .timeout }
+    /// Whether the error is a failed SASL authentication (retrying with the same settings will not help).
+    public var isAuthenticationFailure: Bool { base == .authentication }
     /// Whether the error is a connection failure or close.
     public var isConnectionFailure: Bool { base == .connection || base == .closed }
 

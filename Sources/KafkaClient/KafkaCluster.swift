@@ -97,6 +97,9 @@ public actor KafkaCluster {
                 let connection = try await BrokerConnection.connect(to: address, config: config, tlsContext: tls, group: group)
                 bootstrapConnection = connection
                 return connection
+            } catch let error as KafkaClientError where error.isAuthenticationFailure || error.isSameKind(as: .configuration("")) {
+                // Another bootstrap server would refuse the same credentials: say so, unwrapped.
+                throw error
             } catch {
                 failures.append("\(error)")
             }

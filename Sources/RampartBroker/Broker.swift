@@ -1,6 +1,7 @@
 import KafkaProtocol
 import Logging
 import NIOCore
+import RampartAuthorizer
 import RampartMetadata
 import RampartStorage
 
@@ -33,6 +34,10 @@ public struct BrokerSettings: Sendable {
     /// Every broker config key with its value as DescribeConfigs reports it (from `server.properties`,
     /// else the default). Sensitive values are never stored here.
     public var brokerConfigs: [BrokerConfigEntry] = []
+    /// Listeners whose traffic is encrypted (SSL, SASL_SSL): SCRAM credentials may be changed only there.
+    public var encryptedListeners: Set<String> = []
+    /// `rampart.insecure.allow.credential.changes.without.tls`.
+    public var allowCredentialChangesWithoutTLS = false
 
     public init(nodeID: Int32, advertisedListeners: [AdvertisedListener]) {
         self.nodeID = nodeID
@@ -82,15 +87,23 @@ public final class Broker: Sendable {
     /// Serialises changes to topics (create, delete, partitions, configs) so the metadata store and the
     /// live logs see them in the same order.
     let topicChanges = AsyncSerialQueue()
+    /// Serialises dynamic ACL changes so the metadata store and the authorizer see them in one order.
+    let aclChanges = AsyncSerialQueue()
     /// Signalled after every append, for fetch long polls.
     public let appended = AppendSignal()
+    /// Decides, per request, what its principal may do (see `Broker+Authorization.swift`): every
+    /// handler checks it before reading or writing anything.
+    public let authorizer: Authorizer
 
     public static let consumerOffsetsTopic = "__consumer_offsets"
     public static let transactionStateTopic = "__transaction_state"
 
+    /// `authorizer` defaults to one that allows everything (Kafka without an authorizer): the server
+    /// passes the configured one, which is on by default (`rampart.authorizer.enabled`).
     public init(settings: BrokerSettings, metadata: any MetadataStore, logs: LogManager, producerIDBlockEnd: Int64,
-                logger: Logger, clock: @escaping @Sendable () -> Int64) {
+                logger: Logger, clock: @escaping @Sendable () -> Int64, authorizer: Authorizer = .disabled()) {
         self.settings = settings
+        self.authorizer = authorizer
         self.metadata = metadata
         self.logs = logs
         self.logger = logger

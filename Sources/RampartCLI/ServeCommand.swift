@@ -8,7 +8,7 @@ import Glibc
 #endif
 
 /// `rampart serve --config server.properties`: runs a broker until SIGTERM or SIGINT; SIGHUP reloads
-/// the TLS keystores, truststores and CRLs.
+/// the TLS keystores, truststores and CRLs, and the ACL policy files.
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
@@ -25,8 +25,13 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
-        LoggingSetup.bootstrap(format: brokerConfig.string("rampart.log.format") ?? "text",
-                               level: brokerConfig.string("rampart.log.level") ?? "info")
+        do {
+            try LoggingSetup.bootstrap(format: brokerConfig.string("rampart.log.format") ?? "text",
+                                       level: brokerConfig.string("rampart.log.level") ?? "info",
+                                       overrides: brokerConfig.string("rampart.log.level.overrides"))
+        } catch {
+            throw ValidationError("\(error)")
+        }
         let logger = Logger(label: "rampart.server")
         let server = BrokerServer(config: brokerConfig, logger: logger)
         let stop = SignalWaiter(signals: [SIGTERM, SIGINT])
@@ -38,8 +43,9 @@ struct ServeCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let reload = SignalHandler(signal: SIGHUP) {
-            logger.info("received SIGHUP: reloading TLS files")
+            logger.info("received SIGHUP: reloading TLS files and ACL policy files")
             server.reloadTLS(force: true)
+            server.reloadPolicy(force: true)
         }
         let signal = await stop.wait()
         reload.cancel()

@@ -96,12 +96,61 @@ public struct BrokerMetadata: Hashable, Sendable, Codable {
     }
 }
 
+/// One user's SCRAM credential for one mechanism, as stored: the salt, the iteration count, StoredKey
+/// and ServerKey (RFC 5802 §3), binary fields in base64 — never the password. Printing it shows the
+/// iteration count only.
+public struct StoredSCRAMCredential: Hashable, Sendable, Codable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public var salt: String
+    public var iterations: Int
+    public var storedKey: String
+    public var serverKey: String
+
+    public init(salt: String, iterations: Int, storedKey: String, serverKey: String) {
+        self.salt = salt
+        self.iterations = iterations
+        self.storedKey = storedKey
+        self.serverKey = serverKey
+    }
+
+    public var description: String { "StoredSCRAMCredential(iterations: \(iterations))" }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: ["iterations": iterations], displayStyle: .struct) }
+}
+
+/// One dynamic ACL as stored (created over CreateAcls or `rampart acl add`): Kafka's wire codes for
+/// the resource type, pattern type, operation and permission, so the store needs no ACL model.
+public struct StoredAcl: Hashable, Sendable, Codable {
+    public var resourceType: Int8
+    public var resourceName: String
+    public var patternType: Int8
+    public var principal: String
+    public var host: String
+    public var operation: Int8
+    public var permission: Int8
+
+    public init(resourceType: Int8, resourceName: String, patternType: Int8, principal: String, host: String, operation: Int8, permission: Int8) {
+        self.resourceType = resourceType
+        self.resourceName = resourceName
+        self.patternType = patternType
+        self.principal = principal
+        self.host = host
+        self.operation = operation
+        self.permission = permission
+    }
+}
+
 /// The whole cluster metadata image. Every change produces a new image with a higher `epoch`.
 public struct ClusterMetadata: Hashable, Sendable, Codable {
-    /// Format version of the stored image.
-    public static let formatVersion = 1
+    /// The newest format version this build reads. 2 added `scramCredentials`: an image is written with
+    /// the lowest version that holds its content (2 once it has credentials), so a downgraded broker
+    /// refuses an image with users rather than silently dropping them, and reads any other.
+    /// 3 added `acls` (written as 3 only when there are dynamic ACLs).
+    public static let formatVersion = 3
 
+    /// The version the image was read with (new images: the newest).
     public var formatVersion: Int
+    /// The version written: the lowest that can hold the content.
+    public var requiredFormatVersion: Int { !acls.isEmpty ? 3 : scramCredentials.isEmpty ? 1 : 2 }
     public var clusterID: String
     /// Incremented by every committed change.
     public var epoch: Int64
@@ -110,6 +159,10 @@ public struct ClusterMetadata: Hashable, Sendable, Codable {
     public var brokerConfigs: [String: [String: String]]
     /// Producer ids below this have been handed out (or reserved); allocation resumes here.
     public var producerIDBlockEnd: Int64 = 0
+    /// SCRAM credentials by user name, then by mechanism name (`SCRAM-SHA-256`, `SCRAM-SHA-512`).
+    public var scramCredentials: [String: [String: StoredSCRAMCredential]] = [:]
+    /// Dynamic ACLs, in creation order, without duplicates.
+    public var acls: [StoredAcl] = []
 
     public init(clusterID: String, epoch: Int64 = 0, topics: [String: TopicMetadata] = [:], brokerConfigs: [String: [String: String]] = [:]) {
         self.formatVersion = Self.formatVersion
@@ -120,7 +173,7 @@ public struct ClusterMetadata: Hashable, Sendable, Codable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case formatVersion, clusterID, epoch, topics, brokerConfigs, producerIDBlockEnd
+        case formatVersion, clusterID, epoch, topics, brokerConfigs, producerIDBlockEnd, scramCredentials, acls
     }
 
     public init(from decoder: Decoder) throws {
@@ -131,6 +184,20 @@ public struct ClusterMetadata: Hashable, Sendable, Codable {
         topics = try c.decode([String: TopicMetadata].self, forKey: .topics)
         brokerConfigs = try c.decodeIfPresent([String: [String: String]].self, forKey: .brokerConfigs) ?? [:]
         producerIDBlockEnd = try c.decodeIfPresent(Int64.self, forKey: .producerIDBlockEnd) ?? 0
+        scramCredentials = try c.decodeIfPresent([String: [String: StoredSCRAMCredential]].self, forKey: .scramCredentials) ?? [:]
+        acls = try c.decodeIfPresent([StoredAcl].self, forKey: .acls) ?? []
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(requiredFormatVersion, forKey: .formatVersion)
+        try c.encode(clusterID, forKey: .clusterID)
+        try c.encode(epoch, forKey: .epoch)
+        try c.encode(topics, forKey: .topics)
+        try c.encode(brokerConfigs, forKey: .brokerConfigs)
+        try c.encode(producerIDBlockEnd, forKey: .producerIDBlockEnd)
+        if !scramCredentials.isEmpty { try c.encode(scramCredentials, forKey: .scramCredentials) }
+        if !acls.isEmpty { try c.encode(acls, forKey: .acls) }
     }
 
     /// A topic by id.

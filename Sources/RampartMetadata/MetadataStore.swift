@@ -91,8 +91,17 @@ public actor EmbeddedMetadataStore: MetadataStore {
         let data = try encoder.encode(image)
         let final = directory.appendingPathComponent(fileName).path
         let temp = final + ".tmp"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        // The image holds SCRAM keys: a leftover temp file (or a planted link) must not keep its mode or
+        // redirect the write, so it is removed and created afresh, exclusively, with mode 0600.
+        unlink(temp)
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw MetadataStoreError("cannot create \(temp): \(String(cString: strerror(errno)))") }
+        guard fchmod(fd, 0o600) == 0 else {
+            let message = "cannot set the mode of \(temp): \(String(cString: strerror(errno)))"
+            close(fd)
+            unlink(temp)
+            throw MetadataStoreError(message)
+        }
         var failure: String?
         data.withUnsafeBytes { raw in
             var offset = 0

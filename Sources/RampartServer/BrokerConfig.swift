@@ -1,4 +1,5 @@
 import Foundation
+import RampartAuthorizer
 import RampartProperties
 
 /// Kafka's security protocols.
@@ -88,6 +89,10 @@ public struct BrokerConfig: Sendable {
         "ssl.keystore.type", "ssl.keystore.location", "ssl.key.password", "ssl.truststore.type",
         "ssl.truststore.location", "ssl.client.auth", "ssl.enabled.protocols", "ssl.cipher.suites",
         "ssl.principal.mapping.rules", "rampart.ssl.crl.location", "rampart.ssl.handshake.timeout.ms",
+        "sasl.enabled.mechanisms", "connections.max.reauth.ms",
+        "sasl.oauthbearer.jwks.endpoint.url", "sasl.oauthbearer.expected.audience", "sasl.oauthbearer.expected.issuer",
+        "sasl.oauthbearer.sub.claim.name", "sasl.oauthbearer.clock.skew.seconds",
+        "sasl.kerberos.service.name", "sasl.kerberos.principal.to.local.rules", "rampart.sasl.kerberos.principal",
     ]
 
     /// A listener-scoped value: `listener.name.<listener, lowercased>.<key>`, else `<key>`, else the default.
@@ -240,6 +245,16 @@ public struct BrokerConfig: Sendable {
         }
         for policy in list("log.cleanup.policy") where policy != "delete" && policy != "compact" {
             errors.append("log.cleanup.policy: '\(policy)' is not delete or compact")
+        }
+        if let users = explicit["super.users"] {
+            do {
+                _ = try AuthorizerConfig.parseSuperUsers(users)
+            } catch {
+                errors.append(error.message)
+            }
+        }
+        if bool("allow.everyone.if.no.acl.found") && !bool("rampart.insecure.allow.everyone") {
+            errors.append("allow.everyone.if.no.acl.found=true lets every principal use any resource no ACL mentions; set rampart.insecure.allow.everyone=true to allow it")
         }
         if let id = explicit["broker.id"], let node = explicit["node.id"], id != node {
             errors.append("broker.id (\(id)) and node.id (\(node)) disagree")

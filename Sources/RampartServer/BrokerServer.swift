@@ -4,7 +4,9 @@ import Logging
 import NIOCore
 import NIOPosix
 import RampartBroker
+import RampartAuthorizer
 import RampartMetadata
+import RampartSASL
 import RampartStorage
 import RampartTLS
 import Synchronization
@@ -14,13 +16,27 @@ import Synchronization
 /// write the clean-shutdown markers).
 public final class BrokerServer: @unchecked Sendable {
     public let config: BrokerConfig
-    private let logger: Logger
+    let logger: Logger
     private let group: MultiThreadedEventLoopGroup
     private var serverChannels: [Channel] = []
     private let connections = ConnectionRegistry()
     public private(set) var broker: Broker?
     private var backgroundTasks: [Task<Void, Never>] = []
     private var listenerTLS: [ListenerTLS] = []
+    private var oauthBearerKeys: [OAuthBearerKeys] = []
+    /// Keeps the authorizer's file ACLs in step with `rampart.acl.policy.path`.
+    var policyWatcher: PolicyWatcher?
+    /// `rampart.audit.log.path`, when set (flushed at shutdown).
+    var auditLog: AuditLog?
+    /// Held while the broker runs, so offline tools do not write under it.
+    private var dataDirectoryLocks: [DataDirectoryLock] = []
+    /// `rampart.metrics.listener`'s HTTP endpoint, when set.
+    private var metricsEndpoint: MetricsEndpoint?
+
+    /// The metrics endpoint's address as bound (nil when `rampart.metrics.listener` is unset).
+    public var metricsAddress: SocketAddress? { metricsEndpoint?.localAddress }
+    /// SASL outcome counters and the per-address failure backoff, shared by every SASL listener.
+    public private(set) var authenticationMonitor = AuthenticationMonitor(settings: .off)
 
     /// The listeners as bound (ports resolved when 0 was asked for).
     public private(set) var boundAddresses: [String: SocketAddress] = [:]
@@ -38,25 +54,39 @@ public final class BrokerServer: @unchecked Sendable {
 
     public func start() async throws {
         let listeners = config.listeners
-        for listener in listeners where listener.securityProtocol.usesSASL {
-            throw StartupError(description: "listeners: \(listener.name) uses \(listener.securityProtocol.rawValue), which this build does not serve yet (SASL arrives with its issue); use SSL")
-        }
         var listenerTLS: [String: ListenerTLS] = [:]
         for listener in listeners where listener.securityProtocol.isEncrypted {
+            try checkClientAuthentication(listener)
             let tls = try ListenerTLS(config: config, listener: listener.name)
             tls.logCertificate(logger, event: "listener \(listener.name)")
             listenerTLS[listener.name] = tls
         }
         self.listenerTLS = Array(listenerTLS.values)
+        var oauthBearerKeys: [String: OAuthBearerKeys] = [:]
+        let saslSettings = try Self.saslSettings(config, listeners: listeners, oauthBearerKeys: &oauthBearerKeys)
+        self.oauthBearerKeys = oauthBearerKeys.values.sorted { $0.path < $1.path }
+        authenticationMonitor = AuthenticationMonitor(settings: Self.authenticationBackoffSettings(config))
+        let metricsSettings = try metricsEndpointSettings()
+        RampartMetricsRegistry.bootstrap()
         let inert = BrokerConfigKeys.notYetEnforced.filter { config.explicit[$0] != nil }.sorted()
         if !inert.isEmpty {
             logger.warning("these keys are accepted for compatibility but not acted on by this build: \(inert.joined(separator: ", "))")
         }
+        let (authorizer, policyWatcher) = try makeAuthorizer()
+        self.policyWatcher = policyWatcher
         for listener in listeners where listener.securityProtocol == .plaintext {
             logger.warning("PLAINTEXT listener \(listener.name) on \(listener.host.isEmpty ? "*" : listener.host):\(listener.port): traffic is NOT encrypted and clients are NOT authenticated (rampart.insecure.allow.plaintext=true)")
         }
+        for listener in listeners where listener.securityProtocol == .saslPlaintext {
+            logger.warning("SASL_PLAINTEXT listener \(listener.name) on \(listener.host.isEmpty ? "*" : listener.host):\(listener.port): clients authenticate but traffic is NOT encrypted (rampart.insecure.allow.plaintext=true)")
+        }
 
         let logDirs = config.logDirs
+        do {
+            dataDirectoryLocks = try logDirs.map { try DataDirectoryLock(directory: $0) }
+        } catch {
+            throw StartupError(description: "log.dirs: \(error)")
+        }
         let metadataDirectory = URL(fileURLWithPath: logDirs[0])
         let store: EmbeddedMetadataStore
         do {
@@ -73,10 +103,28 @@ public final class BrokerServer: @unchecked Sendable {
                 logger.info("partition recovered", metadata: ["partition": "\(tp)", "truncatedBytes": "\(partitionReport.truncatedBytes)"])
             }
         }
+        // Bind before the broker exists (a port taken fails start-up early, and a listener on port 0
+        // advertises the port it got), but accept nothing until the broker is ready: the server
+        // channels start with autoRead off, and the connections' handlers read the broker from `slot`.
+        let slot = StartupSlot()
+        var bound: [(ListenerConfig, Channel)] = []
+        for listener in listeners {
+            let monitor = authenticationMonitor
+            let authentication = saslSettings[listener.name].map { settings in
+                SASLAuthentication(settings: settings, credentials: { await slot.broker.scramCredentialSnapshot() }, monitor: monitor)
+            }
+            let channel = try await bind(listener, slot: slot, tls: listenerTLS[listener.name], sasl: authentication)
+            serverChannels.append(channel)
+            bound.append((listener, channel))
+            if let address = channel.localAddress { boundAddresses[listener.name] = address }
+        }
+
         let image = await store.current()
-        let settings = Self.brokerSettings(config, listeners: listeners)
+        let boundPorts = boundAddresses.compactMapValues { $0.port }
+        let settings = Self.brokerSettings(config, listeners: listeners, boundPorts: boundPorts)
         let broker = Broker(settings: settings, metadata: store, logs: logManager, producerIDBlockEnd: image.producerIDBlockEnd,
-                            logger: logger, clock: { Int64(Date().timeIntervalSince1970 * 1000) })
+                            logger: logger, clock: { Int64(Date().timeIntervalSince1970 * 1000) }, authorizer: authorizer)
+        await broker.loadDynamicAcls()
         try await broker.reconcileLogs()
         try await broker.loadOffsets()
         await logManager.startBackgroundTasks()
@@ -85,14 +133,17 @@ public final class BrokerServer: @unchecked Sendable {
         backgroundTasks.append(Task { await groups.run() })
         backgroundTasks.append(Task { await broker.runOffsetsExpiration() })
 
-        let dispatcher = RequestDispatcher(registry: BrokerAPIs.registry(for: broker), logger: logger)
-        for listener in listeners {
-            let channel = try await bind(listener, dispatcher: dispatcher, tls: listenerTLS[listener.name])
-            serverChannels.append(channel)
-            if let address = channel.localAddress { boundAddresses[listener.name] = address }
+        slot.set(broker: broker, dispatcher: RequestDispatcher(registry: BrokerAPIs.registry(for: broker), logger: logger))
+        for (listener, channel) in bound {
+            try await channel.setOption(.autoRead, value: true).get()
             logger.info("listening", metadata: ["listener": "\(listener.name)", "address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
         }
-        if let interval = config.int64("rampart.ssl.reload.interval.ms"), interval > 0, !listenerTLS.isEmpty {
+        if let metricsSettings {
+            let channels = bound.map { ($0.0.name, $0.1) }
+            metricsEndpoint = try await startMetricsEndpoint(metricsSettings, group: group, tls: Array(listenerTLS.values),
+                                                             listenersDown: { channels.filter { !$0.1.isActive }.map(\.0) })
+        }
+        if let interval = config.int64("rampart.ssl.reload.interval.ms"), interval > 0, !listenerTLS.isEmpty || !oauthBearerKeys.isEmpty {
             backgroundTasks.append(Task { [weak self] in
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .milliseconds(interval))
@@ -101,10 +152,41 @@ public final class BrokerServer: @unchecked Sendable {
                 }
             })
         }
+        if let interval = config.int64("rampart.acl.policy.reload.interval.ms"), interval > 0, policyWatcher != nil {
+            backgroundTasks.append(Task { [weak self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(interval))
+                    if Task.isCancelled { break }
+                    self?.reloadPolicy(force: false)
+                }
+            })
+        }
         logger.info("Rampart broker started", metadata: ["node.id": "\(settings.nodeID)", "cluster.id": "\(image.clusterID)"])
     }
 
-    private func bind(_ listener: ListenerConfig, dispatcher: RequestDispatcher, tls: ListenerTLS?) async throws -> Channel {
+    /// On an `SSL` listener the client certificate is the only authentication. `requested` lets a
+    /// client without one in as `User:ANONYMOUS`, which DESIGN makes a start-up error unless
+    /// `rampart.insecure.allow.ssl.client.auth.requested=true`; `none` (no client authentication at
+    /// all) is allowed, as in Kafka, but warned about — the authorizer decides what ANONYMOUS may do.
+    private func checkClientAuthentication(_ listener: ListenerConfig) throws {
+        guard listener.securityProtocol == .ssl else { return }
+        let clientAuth = config.listenerValue("ssl.client.auth", listener: listener.name) ?? "none"
+        if clientAuth == "requested" && !config.bool("rampart.insecure.allow.ssl.client.auth.requested") {
+            throw StartupError(description: "listener \(listener.name): ssl.client.auth=requested lets clients without a certificate in as User:ANONYMOUS on an SSL listener; use required (or set rampart.insecure.allow.ssl.client.auth.requested=true)")
+        }
+        if clientAuth != "required" {
+            logger.warning("SSL listener \(listener.name) with ssl.client.auth=\(clientAuth): traffic is encrypted but clients without a certificate are NOT authenticated; they are User:ANONYMOUS and get only what the ACLs grant ANONYMOUS")
+        }
+    }
+
+    /// What a SASL listener's connections need to authenticate.
+    struct SASLAuthentication: Sendable {
+        var settings: SaslListenerSettings
+        var credentials: @Sendable () async -> SCRAMCredentialLookup
+        var monitor: AuthenticationMonitor
+    }
+
+    private func bind(_ listener: ListenerConfig, slot: StartupSlot, tls: ListenerTLS?, sasl: SASLAuthentication?) async throws -> Channel {
         let limits = config.socketRequestMaxBytes
         let idleMs = config.connectionsMaxIdleMs
         let maxPerIP = config.maxConnectionsPerIP
@@ -113,6 +195,7 @@ public final class BrokerServer: @unchecked Sendable {
         let logger = self.logger
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 512)
+            .serverChannelOption(.autoRead, value: false)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
@@ -129,20 +212,38 @@ public final class BrokerServer: @unchecked Sendable {
                     logger.warning("refusing connection: max.connections reached", metadata: ["client": "\(host)"])
                     return channel.close()
                 }
-                channel.closeFuture.whenComplete { _ in connections.closed(host: host, channel: channel) }
+                BrokerMetrics.connection(listener: listener.name, delta: 1)
+                channel.closeFuture.whenComplete { _ in
+                    connections.closed(host: host, channel: channel)
+                    BrokerMetrics.connection(listener: listener.name, delta: -1)
+                }
                 return channel.eventLoop.makeCompletedFuture {
+                    let dispatcher = slot.dispatcher
                     let info = ConnectionInfo(listenerName: listener.name, clientHost: host, principal: .anonymous)
                     let sync = channel.pipeline.syncOperations
                     if let tls {
                         try sync.addHandler(TLSHandler(context: tls.context))
-                        try sync.addHandler(TLSPrincipalHandler(rules: tls.principalRules, listener: listener.name, logger: logger))
+                        try sync.addHandler(TLSHandshakeFailureCounter(listener: listener.name))
+                        // On SASL_SSL the principal comes from SASL, not from a client certificate.
+                        if sasl == nil {
+                            try sync.addHandler(TLSPrincipalHandler(rules: tls.principalRules, listener: listener.name, logger: logger))
+                        }
                     }
                     if idleMs > 0 {
                         try sync.addHandler(IdleStateHandler(allTimeout: .milliseconds(idleMs)))
                     }
-                    try sync.addHandler(ByteToMessageHandler(KafkaFrameDecoder(limits: KafkaFrameLimits(maxFrameSize: limits))))
+                    // Until a SASL client has authenticated, frames are limited to Kafka's 512 KiB.
+                    let frameLimits = KafkaFrameLimits(
+                        maxFrameSize: limits,
+                        preAuthenticationMaxFrameSize: sasl == nil ? nil : KafkaFrameLimits.defaultPreAuthenticationMaxFrameSize)
+                    let authenticator = sasl.map {
+                        SaslServerAuthenticator(settings: $0.settings, dispatcher: dispatcher, credentials: $0.credentials, logger: logger,
+                                                monitor: $0.monitor)
+                    }
+                    try sync.addHandler(ByteToMessageHandler(KafkaFrameDecoder(limits: frameLimits)))
                     try sync.addHandler(MessageToByteHandler(KafkaFrameEncoder()))
-                    try sync.addHandler(KafkaConnectionHandler(dispatcher: dispatcher, connection: info, logger: logger))
+                    try sync.addHandler(KafkaConnectionHandler(dispatcher: dispatcher, connection: info, logger: logger,
+                                                               authenticator: authenticator, frameLimits: frameLimits))
                 }
             }
         do {
@@ -152,10 +253,21 @@ public final class BrokerServer: @unchecked Sendable {
         }
     }
 
-    /// Re-reads the TLS files of every SSL listener: when they changed (or always, with `force`, as on
-    /// SIGHUP), validates them and swaps the new context in for new connections. A refused file keeps
-    /// the previous context and is logged as an error. Reads files: call it off the event loops.
+    /// Re-reads the TLS files of every SSL listener and the OAUTHBEARER JWKS files: when they changed (or
+    /// always, with `force`, as on SIGHUP), validates them and swaps the new context or keys in. A refused
+    /// file keeps the previous one in use and is logged as an error. Reads files: call it off the event
+    /// loops.
     public func reloadTLS(force: Bool) {
+        for keys in oauthBearerKeys {
+            switch keys.reload(force: force) {
+            case .unchanged:
+                break
+            case .reloaded(let count):
+                logger.info("OAUTHBEARER JWKS file reloaded", metadata: ["file": "\(keys.path)", "keys": "\(count)"])
+            case .failed(let reason):
+                logger.error("new OAUTHBEARER JWKS file refused, the previous keys stay in use: \(reason)")
+            }
+        }
         for tls in listenerTLS {
             switch tls.reload(force: force) {
             case .unchanged:
@@ -175,6 +287,8 @@ public final class BrokerServer: @unchecked Sendable {
         for channel in serverChannels { try? await channel.close() }
         serverChannels.removeAll()
         await connections.closeAll(timeout: timeout)
+        await metricsEndpoint?.close()
+        metricsEndpoint = nil
         for task in backgroundTasks { task.cancel() }
         for task in backgroundTasks { await task.value }
         if let broker {
@@ -185,6 +299,8 @@ public final class BrokerServer: @unchecked Sendable {
             }
         }
         try? await group.shutdownGracefully()
+        auditLog?.flush()
+        dataDirectoryLocks = []
         logger.info("stopped")
     }
 
@@ -222,11 +338,13 @@ public final class BrokerServer: @unchecked Sendable {
         }
     }
 
-    static func brokerSettings(_ config: BrokerConfig, listeners: [ListenerConfig]) -> BrokerSettings {
+    /// `boundPorts`: the ports the listeners got, by name; an advertised listener with port 0 (the
+    /// default when `advertised.listeners` is unset and a listener asked for any port) advertises it.
+    static func brokerSettings(_ config: BrokerConfig, listeners: [ListenerConfig], boundPorts: [String: Int] = [:]) -> BrokerSettings {
         let advertised = config.advertisedListeners.map { listener in
             AdvertisedListener(name: listener.name,
                                host: listener.host.isEmpty || listener.host == "0.0.0.0" ? "127.0.0.1" : listener.host,
-                               port: Int32(listener.port))
+                               port: Int32(listener.port == 0 ? boundPorts[listener.name] ?? 0 : listener.port))
         }
         var settings = BrokerSettings(nodeID: config.nodeID, advertisedListeners: advertised)
         settings.numPartitions = config.numPartitions
@@ -241,7 +359,31 @@ public final class BrokerServer: @unchecked Sendable {
             maxSessionTimeoutMs: Int32(config.int("group.max.session.timeout.ms") ?? 1_800_000),
             initialRebalanceDelayMs: Int32(config.groupInitialRebalanceDelayMs))
         settings.brokerConfigs = brokerConfigEntries(config)
+        settings.encryptedListeners = Set(listeners.filter(\.securityProtocol.isEncrypted).map(\.name))
+        settings.allowCredentialChangesWithoutTLS = config.bool("rampart.insecure.allow.credential.changes.without.tls")
         return settings
+    }
+}
+
+/// What connections need from a broker that is still starting: set once, before the listeners
+/// accept anything (their server channels start with autoRead off), read by every new connection.
+final class StartupSlot: Sendable {
+    private let state = Mutex<(Broker, RequestDispatcher)?>(nil)
+
+    func set(broker: Broker, dispatcher: RequestDispatcher) {
+        state.withLock { $0 = (broker, dispatcher) }
+    }
+
+    /// The broker; only called once listeners accept, i.e. after `set`.
+    var broker: Broker {
+        guard let broker = state.withLock({ $0?.0 }) else { preconditionFailure("a connection was accepted before the broker was ready") }
+        return broker
+    }
+
+    /// The request dispatcher; only called once listeners accept, i.e. after `set`.
+    var dispatcher: RequestDispatcher {
+        guard let dispatcher = state.withLock({ $0?.1 }) else { preconditionFailure("a connection was accepted before the broker was ready") }
+        return dispatcher
     }
 }
 

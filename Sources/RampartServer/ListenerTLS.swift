@@ -24,6 +24,9 @@ final class ListenerTLS: Sendable {
     let principalRules: PrincipalMappingRules
     private let config: BrokerConfig
     private let state: Mutex<State>
+    /// Serialises whole reloads (SIGHUP and the poll may race), so an older build never replaces a
+    /// newer one.
+    private let reloading = Mutex(())
 
     private struct State {
         var context: TLSContext
@@ -70,6 +73,10 @@ final class ListenerTLS: Sendable {
     /// Rebuilds the context when a watched file changed since the last attempt, or always when
     /// `force` is set (SIGHUP). Reads files: call it off the event loops.
     func reload(force: Bool) -> ReloadOutcome {
+        reloading.withLock { _ in reloadLocked(force: force) }
+    }
+
+    private func reloadLocked(force: Bool) -> ReloadOutcome {
         let paths = Self.watchedPaths(config, listener: listener)
         let fingerprint = paths.map(FileFingerprint.init)
         let changed = state.withLock { $0.fingerprint != fingerprint }
@@ -122,9 +129,11 @@ final class ListenerTLS: Sendable {
         guard let keystore = value("ssl.keystore.location") else {
             throw BrokerServer.StartupError(description: "listener \(listener): ssl.keystore.location is required (a PEM file with the key and certificate chain)")
         }
-        // The keystore holds the private key: refuse it when group or others can read it.
-        if let attributes = try? FileManager.default.attributesOfItem(atPath: keystore),
-           let mode = attributes[.posixPermissions] as? Int, mode & 0o077 != 0,
+        // The keystore holds the private key: refuse it when group or others can read it. stat(2)
+        // follows symbolic links (certbot's live/, mounted secrets), so the mode is the key file's own.
+        // A file that cannot be stat'ed is left to TLSContext, which names the problem.
+        var info = stat()
+        if stat(keystore, &info) == 0, case let mode = Int(info.st_mode) & 0o777, mode & 0o077 != 0,
            !config.bool("rampart.insecure.allow.readable.key.file") {
             throw BrokerServer.StartupError(description: "listener \(listener): ssl.keystore.location \(keystore) holds a private key but has mode \(String(mode & 0o777, radix: 8)); run chmod 600 on it (or set rampart.insecure.allow.readable.key.file=true)")
         }

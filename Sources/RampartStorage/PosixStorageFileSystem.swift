@@ -1,3 +1,4 @@
+import Metrics
 import SystemPackage
 
 #if canImport(Glibc)
@@ -102,8 +103,14 @@ final class PosixStorageFile: StorageFile {
     func sync() throws {
         // fdatasync would skip the inode's timestamps, but a size change must reach the disk too,
         // and Linux's fdatasync already flushes the size; fsync keeps the rule simple everywhere.
+        let start = ContinuousClock.now
         if fsync(fd.rawValue) != 0 { throw Errno(rawValue: errno) }
+        let elapsed = (ContinuousClock.now - start).components
+        Metrics.Timer(label: Self.fsyncDuration).recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
     }
+
+    /// `rampart_fsync_duration_seconds` (a histogram): how long each segment or index fsync took.
+    static let fsyncDuration = "rampart_fsync_duration_seconds"
 
     func close() throws { try fd.close() }
 }

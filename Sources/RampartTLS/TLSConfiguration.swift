@@ -33,7 +33,7 @@ public struct TLSConfiguration: Sendable {
     }
 
     /// The password of an encrypted private key (`ssl.key.password`). Never printed.
-    public struct KeyPassword: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+    public struct KeyPassword: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
         let value: String
         /// Wraps a password.
         public init(_ value: String) { self.value = value }
@@ -41,6 +41,8 @@ public struct TLSConfiguration: Sendable {
         public var description: String { "<redacted>" }
         /// Always `<redacted>`.
         public var debugDescription: String { "<redacted>" }
+        /// No children, so `dump` and `Mirror` show nothing of the value either.
+        public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
     }
 
     /// Server or client.

@@ -61,14 +61,11 @@ import Testing
         }
     }
 
-    @Test(arguments: ["SASL_PLAINTEXT", "SASL_SSL"])
-    func saslProtocolsAreNotSupportedYet(_ name: String) {
-        do {
-            _ = try ClientConfig(properties: ["security.protocol": name])
-            Issue.record("expected an error")
-        } catch {
-            #expect("\(error)".contains("\(name) is not supported yet"))
-        }
+    @Test(arguments: ["SASL_PLAINTEXT", "SASL_SSL", "sasl_ssl"])
+    func saslProtocolsAreRead(_ name: String) throws {
+        let config = try ClientConfig(properties: ["security.protocol": name])
+        #expect(config.securityProtocol.usesSASL)
+        #expect(config.securityProtocol.usesTLS == name.uppercased().hasSuffix("SSL"))
     }
 
     @Test func badValuesNameTheKey() {

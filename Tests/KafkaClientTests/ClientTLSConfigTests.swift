@@ -84,11 +84,12 @@ import Testing
         }
     }
 
-    @Test func plaintextBuildsNoContextAndSASLIsRefused() throws {
-        #expect(try ClientConfig().makeTLSContext() == nil)
+    @Test func onlyTheTLSProtocolsBuildAContext() throws {
         var config = ClientConfig()
-        config.securityProtocol = .saslSSL
-        #expect(throws: KafkaClientError.self) { try config.makeTLSContext() }
+        for (securityProtocol, usesTLS) in [(ClientConfig.SecurityProtocol.plaintext, false), (.saslPlaintext, false), (.ssl, true), (.saslSSL, true)] {
+            config.securityProtocol = securityProtocol
+            #expect(try (config.makeTLSContext() != nil) == usesTLS, "\(securityProtocol)")
+        }
     }
 
     @Test func aContextIsBuiltFromTheFiles() throws {

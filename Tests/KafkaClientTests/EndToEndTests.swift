@@ -4,6 +4,7 @@ import KafkaProtocol
 import Logging
 import NIOCore
 import NIOPosix
+import RampartSASL
 import RampartServer
 import Testing
 
@@ -13,9 +14,19 @@ final class TestBroker: @unchecked Sendable {
     let directory: URL
     let port: Int
 
+    /// A SCRAM user written into the data directory before the broker starts.
+    struct User {
+        var name: String
+        var mechanism: SCRAMMechanism
+        var password: String
+    }
+
     /// A broker with one listener of `securityProtocol` on 127.0.0.1; `extra` adds or overrides
-    /// server properties (`ssl.*` for an SSL listener; `{port}` in a value is the listener's port).
-    static func start(securityProtocol: String = "PLAINTEXT", extra: [String: String] = [:]) async throws -> TestBroker {
+    /// server properties (`ssl.*` for an SSL listener; `{port}` in a value is the listener's port);
+    /// `users` are stored offline first, as `rampart user add --config` does. The authorizer is off
+    /// unless `extra` switches it on (`rampart.authorizer.enabled=true`): these tests are about the
+    /// client, the authorizer has its own.
+    static func start(securityProtocol: String = "PLAINTEXT", extra: [String: String] = [:], users: [User] = []) async throws -> TestBroker {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rampart-client-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let port = try await freePort()
@@ -25,9 +36,18 @@ final class TestBroker: @unchecked Sendable {
             "group.initial.rebalance.delay.ms": "0",
             "num.partitions": "3",
         ]
-        if securityProtocol == "PLAINTEXT" { properties["rampart.insecure.allow.plaintext"] = "true" }
+        if securityProtocol == "PLAINTEXT" || securityProtocol == "SASL_PLAINTEXT" { properties["rampart.insecure.allow.plaintext"] = "true" }
+        properties["rampart.authorizer.enabled"] = "false"
         for (key, value) in extra { properties[key] = value.replacingOccurrences(of: "{port}", with: "\(port)") }
         let config = try BrokerConfig(properties: properties)
+        if !users.isEmpty {
+            // The store is locked while `offline` lives: released before the broker takes the lock.
+            let offline = try OfflineUsers(config: config)
+            for user in users {
+                let credential = try SCRAMCredential.generate(password: SASLPassword(user.password), mechanism: user.mechanism)
+                try await offline.setCredential(user: user.name, credential: credential, replace: false)
+            }
+        }
         var logger = Logger(label: "e2e-broker")
         logger.logLevel = .warning
         let server = BrokerServer(config: config, logger: logger, eventLoopThreads: 2)
@@ -245,5 +265,34 @@ final class TestBroker: @unchecked Sendable {
             records += try await consumer.poll(timeout: .milliseconds(500))
         }
         return records
+    }
+}
+
+@Suite struct EphemeralPortTests {
+    /// A listener on port 0 advertises the port it was given (as Kafka does), so clients can follow
+    /// Metadata to the broker.
+    @Test func listenerOnPortZeroAdvertisesTheBoundPort() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rampart-port0-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = try BrokerConfig(properties: [
+            "listeners": "PLAINTEXT://127.0.0.1:0", "log.dirs": directory.path, "rampart.insecure.allow.plaintext": "true",
+        ])
+        var logger = Logger(label: "port0")
+        logger.logLevel = .warning
+        let server = BrokerServer(config: config, logger: logger, eventLoopThreads: 1)
+        try await server.start()
+        let port = try #require(server.boundAddresses["PLAINTEXT"]?.port)
+        #expect(port != 0)
+        let cluster = KafkaCluster(config: ClientConfig(bootstrapServers: [BrokerAddress(host: "127.0.0.1", port: port)], requestTimeoutMs: 10_000))
+        do {
+            let snapshot = try await cluster.refreshMetadata(topics: nil)
+            #expect(snapshot.brokers.values.map(\.address.port) == [port])
+            _ = try await cluster.connection(to: 1)
+        } catch {
+            Issue.record("\(error)")
+        }
+        await cluster.close()
+        await server.shutdown(timeout: .seconds(2))
     }
 }

@@ -13,14 +13,16 @@ struct BrokerFixture {
     let broker: Broker
     let registry: KafkaAPIRegistry
 
-    static func make(_ customize: (inout BrokerSettings) -> Void = { _ in }) async throws -> BrokerFixture {
+    /// `authorizer` defaults to one that allows everything; the authorization tests pass their own.
+    static func make(authorizer: Authorizer = .disabled(), _ customize: (inout BrokerSettings) -> Void = { _ in }) async throws -> BrokerFixture {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rampart-broker-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        return try await open(directory, customize)
+        return try await open(directory, authorizer: authorizer, customize)
     }
 
     /// Opens a broker over an existing directory (a restart).
-    static func open(_ directory: URL, _ customize: (inout BrokerSettings) -> Void = { _ in }) async throws -> BrokerFixture {
+    static func open(_ directory: URL, authorizer: Authorizer = .disabled(),
+                     _ customize: (inout BrokerSettings) -> Void = { _ in }) async throws -> BrokerFixture {
         let store = try EmbeddedMetadataStore(directory: directory)
         let logs = LogManager(config: LogManagerConfig(logDirs: [directory.path]))
         try await logs.startup()
@@ -29,7 +31,8 @@ struct BrokerFixture {
         customize(&settings)
         let broker = Broker(settings: settings, metadata: store, logs: logs,
                             producerIDBlockEnd: await store.current().producerIDBlockEnd,
-                            logger: Logger(label: "test"), clock: { Int64(Date().timeIntervalSince1970 * 1000) })
+                            logger: Logger(label: "test"), clock: { Int64(Date().timeIntervalSince1970 * 1000) }, authorizer: authorizer)
+        await broker.loadDynamicAcls()
         try await broker.reconcileLogs()
         return BrokerFixture(directory: directory, broker: broker, registry: BrokerAPIs.registry(for: broker))
     }
@@ -44,14 +47,14 @@ struct BrokerFixture {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    func context(_ key: KafkaApiKey, version: Int16) -> RequestContext {
-        RequestContext(apiKey: key, apiVersion: version, correlationId: 1, clientId: "test", principal: .anonymous,
+    func context(_ key: KafkaApiKey, version: Int16, principal: KafkaPrincipal = .anonymous) -> RequestContext {
+        RequestContext(apiKey: key, apiVersion: version, correlationId: 1, clientId: "test", principal: principal,
                        clientHost: "127.0.0.1", listenerName: "PLAINTEXT")
     }
 
     /// Sends a request through the registry's handler and returns the typed response. The request and
     /// response are also encoded and decoded at `version`, so every test checks the wire form too.
-    func send<R: KafkaRequestMessage>(_ request: R, version: Int16) async throws -> R.Response {
+    func send<R: KafkaRequestMessage>(_ request: R, version: Int16, as principal: KafkaPrincipal = .anonymous) async throws -> R.Response {
         var encoded = ByteBuffer()
         try request.encode(to: &encoded, version: version)
         let decodedRequest = try R(from: &encoded, version: version)
@@ -59,7 +62,7 @@ struct BrokerFixture {
         guard handler.supportedVersions.contains(version) else {
             return handler.errorResponse(decodedRequest, .unsupportedVersion) as! R.Response
         }
-        let response = try unwrap(await handler.handle(decodedRequest, context: context(R.apiKey, version: version)), "no response")
+        let response = try unwrap(await handler.handle(decodedRequest, context: context(R.apiKey, version: version, principal: principal)), "no response")
         var wire = ByteBuffer()
         try response.encode(to: &wire, version: version)
         return try R.Response(from: &wire, version: version)

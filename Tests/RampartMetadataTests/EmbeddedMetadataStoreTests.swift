@@ -87,3 +87,29 @@ import Testing
         #expect(await image.current().epoch == 20)
     }
 }
+
+@Suite struct SCRAMCredentialStorageTests {
+    @Test func credentialsPersistPrivatelyAndRaiseTheFormatVersion() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rampart-meta-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try EmbeddedMetadataStore(directory: dir)
+        // Without credentials the file stays readable by brokers that predate them.
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: store.fileURL)) as? [String: Any]
+        #expect(json?["formatVersion"] as? Int == 1)
+        #expect(json?["scramCredentials"] == nil)
+
+        let credential = StoredSCRAMCredential(salt: "c2FsdA==", iterations: 4096, storedKey: "AAAA", serverKey: "BBBB")
+        _ = try await store.update { $0.scramCredentials["alice"] = ["SCRAM-SHA-256": credential] }
+        json = try JSONSerialization.jsonObject(with: Data(contentsOf: store.fileURL)) as? [String: Any]
+        #expect(json?["formatVersion"] as? Int == 2)
+        let attributes = try FileManager.default.attributesOfItem(atPath: store.fileURL.path)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+
+        let reopened = try EmbeddedMetadataStore(directory: dir)
+        #expect(await reopened.current().scramCredentials["alice"]?["SCRAM-SHA-256"] == credential)
+        #expect("\(credential)" == "StoredSCRAMCredential(iterations: 4096)")
+        var dumped = ""
+        dump(credential, to: &dumped)
+        #expect(!dumped.contains("c2FsdA==") && !dumped.contains("AAAA"))
+    }
+}

@@ -42,13 +42,36 @@ def free_loopback_port() -> int:
         return s.getsockname()[1]
 
 
+# Every principal may do everything but Alter the cluster: the default policy of test brokers (see BrokerProcess).
+ALLOW_ALL_POLICY = """version: 1
+acls:
+  - principal: "User:*"
+    permission: allow
+    operations: [All]
+    resource: {type: topic, name: "*"}
+  - principal: "User:*"
+    permission: allow
+    operations: [All]
+    resource: {type: group, name: "*"}
+  - principal: "User:*"
+    permission: allow
+    operations: [All]
+    resource: {type: transactional-id, name: "*"}
+  # Every cluster operation but Alter: managing users (and, later, ACLs) stays with super.users.
+  - principal: "User:*"
+    permission: allow
+    operations: [Create, ClusterAction, DescribeConfigs, AlterConfigs, IdempotentWrite, Describe]
+    resource: {type: cluster}
+"""
+
+
 class BrokerProcess:
     """One `rampart serve` process with its own data directory; survives restarts on the same port."""
 
     # Every broker this session started, so that the end of the session can prove none is left behind.
     all_started = []
 
-    def __init__(self, workdir: Path, extra_properties=None, port=None, tls_ca=None, tls_client=None):
+    def __init__(self, workdir: Path, extra_properties=None, port=None, tls_ca=None, tls_client=None, env=None):
         self.binary = Path(os.environ.get("RAMPART_BIN", DEFAULT_BINARY))
         if not self.binary.exists():
             raise RuntimeError(f"broker binary {self.binary} is missing: run `swift build` (or `make interop`)")
@@ -61,6 +84,11 @@ class BrokerProcess:
         self.log_path = workdir / "broker.log"
         self.process = None
         self.starts = 0
+        self.env = env  # extra environment variables for the broker process (e.g. KRB5_CONFIG)
+        # The authorizer is on by default; the suites that are not about it run with a policy that allows
+        # every principal everything (tests about ACLs give their own rampart.acl.policy.path).
+        self.allow_all_policy = workdir / "allow-all-policy.yaml"
+        self.allow_all_policy.write_text(ALLOW_ALL_POLICY)
         properties = {
             "node.id": "1",
             "listeners": f"PLAINTEXT://{self.host}:{self.port}",
@@ -71,6 +99,7 @@ class BrokerProcess:
             "offsets.topic.num.partitions": "5",
             "offsets.topic.replication.factor": "1",
             "rampart.log.level": "info",
+            "rampart.acl.policy.path": str(self.allow_all_policy),
         }
         # A TLS listener is probed for readiness over TLS, trusting this CA file.
         self.tls_ca = tls_ca
@@ -91,7 +120,7 @@ class BrokerProcess:
         self.process = subprocess.Popen(
             [str(self.binary), "serve", "--config", str(self.config_path)],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.workdir,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_die_with_parent, env={**os.environ, **self.env} if self.env else None,
         )
         BrokerProcess.all_started.append(self.process)
         log.close()

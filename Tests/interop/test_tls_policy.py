@@ -313,3 +313,31 @@ def test_sighup_reloads_the_certificate(tmp_path, pki):
         assert "received SIGHUP" in log and "TLS certificate expires in 1 day" in log
     finally:
         assert broker.stop() == 0
+
+
+def test_requested_client_auth_on_an_ssl_listener_needs_the_insecure_override(tmp_path, pki):
+    broker = BrokerProcess(tmp_path / "requested", extra_properties={
+        "listeners": "SSL://127.0.0.1:{port}",
+        "ssl.keystore.location": str(pki / "broker-keystore.pem"),
+        "ssl.truststore.location": str(pki / "ca.pem"),
+        "ssl.client.auth": "requested",
+    })
+    with pytest.raises(RuntimeError, match="rampart.insecure.allow.ssl.client.auth.requested"):
+        broker.start(timeout=20)
+    allowed = start_broker(tmp_path / "allowed", pki, **{
+        "ssl.client.auth": "requested", "rampart.insecure.allow.ssl.client.auth.requested": "true"})
+    try:
+        assert "are NOT authenticated" in allowed.log_path.read_text()
+    finally:
+        assert allowed.stop() == 0
+
+
+def test_a_symlinked_keystore_is_checked_through_the_link(tmp_path, pki):
+    # certbot's live/ and mounted secrets are symbolic links: the key file's own mode (0600) counts.
+    link = tmp_path / "keystore-link.pem"
+    link.symlink_to(pki / "broker-keystore.pem")
+    broker = start_broker(tmp_path, pki, **{"ssl.keystore.location": str(link)})
+    try:
+        assert served_certificate(broker, pki) == der(pki / "broker.crt")
+    finally:
+        assert broker.stop() == 0

@@ -14,7 +14,8 @@ struct X509_crl_st;
 int rampart_ssl_ctx_set_protocol_range(struct ssl_ctx_st *ctx, int min_version, int max_version);
 
 /// Sets the options every Rampart context uses: no compression, no renegotiation, server cipher
-/// preference, a session id context (needed for resumption when client certificates are verified).
+/// preference, a session id context (needed for resumption when client certificates are verified),
+/// read-ahead with a 64 KiB read buffer.
 /// 1 on success.
 int rampart_ssl_ctx_set_secure_options(struct ssl_ctx_st *ctx);
 

@@ -1,22 +1,7 @@
 import KafkaProtocol
 import NIOCore
-
-/// A Kafka principal, `User:<name>`.
-public struct KafkaPrincipal: Hashable, Sendable, CustomStringConvertible {
-    public var type: String
-    public var name: String
-
-    public init(type: String = "User", name: String) {
-        self.type = type
-        self.name = name
-    }
-
-    /// The principal of a client that has not authenticated (an SSL listener without a client
-    /// certificate, a PLAINTEXT listener).
-    public static let anonymous = KafkaPrincipal(name: "ANONYMOUS")
-
-    public var description: String { "\(type):\(name)" }
-}
+// `KafkaPrincipal` (and the ACL model) live in RampartAuthorizer; everything that imports the broker sees them.
+@_exported import RampartAuthorizer
 
 /// What a handler knows about the request it serves.
 public struct RequestContext: Sendable {

@@ -35,37 +35,53 @@ public struct RequestDispatcher: Sendable {
         self.logger = logger
     }
 
+    /// Decodes, routes and answers one request frame; counts it in `rampart_requests_total` and times
+    /// it in `rampart_request_duration_seconds`.
     public func dispatch(frame: ByteBuffer, connection: ConnectionInfo) async -> DispatchOutcome {
+        let start = ContinuousClock.now
         let decoded: DecodedKafkaRequest
         do {
             decoded = try KafkaRequestDecoder.decode(frame: frame)
         } catch let error as KafkaRequestDecodingError {
-            return unsupported(error, frame: frame)
+            let answer = unsupported(error, frame: frame)
+            let outcome: BrokerMetrics.RequestOutcome
+            if case .respond = answer { outcome = .unsupportedVersion } else { outcome = .closed }
+            BrokerMetrics.request(api: "unknown", outcome: outcome, duration: ContinuousClock.now - start)
+            return answer
         } catch {
+            BrokerMetrics.request(api: "unknown", outcome: .closed, duration: ContinuousClock.now - start)
             return .close(reason: "undecodable request: \(error)")
         }
+        let (answer, outcome) = await route(decoded, connection: connection)
+        BrokerMetrics.request(api: decoded.apiKey.name, outcome: outcome, duration: ContinuousClock.now - start)
+        return answer
+    }
+
+    private func route(_ decoded: DecodedKafkaRequest, connection: ConnectionInfo) async -> (DispatchOutcome, BrokerMetrics.RequestOutcome) {
         if decoded.trailingBytes > 0 {
             logger.debug("ignoring bytes after the request body", metadata: [
                 "api": "\(decoded.apiKey.name)", "version": "\(decoded.apiVersion)", "bytes": "\(decoded.trailingBytes)"])
         }
         guard let handler = registry[decoded.apiKey] else {
             // A known API the broker does not serve: answer with the schema's own error shape.
-            return respondWithError(decoded, .unsupportedVersion, handler: nil)
+            return (respondWithError(decoded, .unsupportedVersion, handler: nil), .closed)
         }
         guard handler.canHandle(decoded.body) else {
             // A registry bug, never client input: close rather than leave the client waiting.
             logger.error("handler for \(decoded.apiKey.name) cannot take \(type(of: decoded.body))")
-            return .close(reason: "internal: no handler for \(type(of: decoded.body))")
+            return (.close(reason: "internal: no handler for \(type(of: decoded.body))"), .closed)
         }
         let context = RequestContext(
             apiKey: decoded.apiKey, apiVersion: decoded.apiVersion, correlationId: decoded.correlationId,
             clientId: decoded.header.clientId, principal: connection.principal, clientHost: connection.clientHost,
             listenerName: connection.listenerName)
         guard handler.supportedVersions.contains(decoded.apiVersion) else {
-            return respondWithError(decoded, .unsupportedVersion, handler: handler)
+            return (respondWithError(decoded, .unsupportedVersion, handler: handler), .unsupportedVersion)
         }
-        guard let response = await handler.handle(decoded.body, context: context) else { return .noResponse }
-        return encode(response, version: decoded.apiVersion, correlationId: decoded.correlationId, apiKey: decoded.apiKey)
+        guard let response = await handler.handle(decoded.body, context: context) else { return (.noResponse, .ok) }
+        let answer = encode(response, version: decoded.apiVersion, correlationId: decoded.correlationId, apiKey: decoded.apiKey)
+        if case .close = answer { return (answer, .closed) }
+        return (answer, .ok)
     }
 
     private func encode(_ response: any KafkaResponseMessage, version: Int16, correlationId: Int32, apiKey: KafkaApiKey) -> DispatchOutcome {

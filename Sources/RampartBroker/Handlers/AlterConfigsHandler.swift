@@ -3,7 +3,9 @@ import KafkaProtocol
 /// AlterConfigs (key 33): replaces the whole set of a topic's config overrides (keys left out return to
 /// their defaults), validated first (INVALID_CONFIG, nothing applied), persisted in the metadata store
 /// and applied to the live logs; `validateOnly` checks only. Broker resources are refused with
-/// INVALID_REQUEST: Rampart reads broker configs from `server.properties` at start-up only.
+/// INVALID_REQUEST: Rampart reads broker configs from `server.properties` at start-up only. Needs
+/// AlterConfigs on the topic (TOPIC_AUTHORIZATION_FAILED) or, for brokers, on the Cluster
+/// (CLUSTER_AUTHORIZATION_FAILED).
 struct AlterConfigsHandler: KafkaAPIHandler {
     typealias Request = AlterConfigsRequest
     let broker: Broker
@@ -12,11 +14,14 @@ struct AlterConfigsHandler: KafkaAPIHandler {
     func handle(_ request: AlterConfigsRequest, context: RequestContext) async -> AlterConfigsResponse? {
         var seen: [String: Int] = [:]
         for resource in request.resources { seen["\(resource.resourceType)/\(resource.resourceName)", default: 0] += 1 }
+        let authorization = broker.authorization(context)
         var response = AlterConfigsResponse()
         for resource in request.resources {
             let outcome: (KafkaErrorCode, String?)
             if seen["\(resource.resourceType)/\(resource.resourceName)", default: 0] > 1 {
                 outcome = (.invalidRequest, "Duplicate resource in request.")
+            } else if let denial = ConfigResourceType(rawValue: resource.resourceType)?.authorize(.alterConfigs, name: resource.resourceName, authorization) {
+                outcome = (denial, RequestAuthorization.message(denial))
             } else {
                 outcome = await alter(resource, validateOnly: request.validateOnly)
             }

@@ -5,6 +5,10 @@ import RampartMetadata
 /// defaults) or a manual assignment (only this node can hold replicas), validated configs, `validateOnly`.
 /// Names given twice in one request are refused (INVALID_REQUEST). v5+ answers with the partition count,
 /// replication factor and every config of the topic; v7 with the topic id.
+///
+/// Authorization (Kafka's): Create on the Cluster covers every topic; otherwise Create on each topic
+/// (TOPIC_AUTHORIZATION_FAILED). The configs in a v5+ answer need DescribeConfigs on the topic; without
+/// it they are left out and `topicConfigErrorCode` is TOPIC_AUTHORIZATION_FAILED.
 struct CreateTopicsHandler: KafkaAPIHandler {
     typealias Request = CreateTopicsRequest
     let broker: Broker
@@ -13,13 +17,24 @@ struct CreateTopicsHandler: KafkaAPIHandler {
     func handle(_ request: CreateTopicsRequest, context: RequestContext) async -> CreateTopicsResponse? {
         var counts: [String: Int] = [:]
         for topic in request.topics { counts[topic.name, default: 0] += 1 }
+        let authorization = broker.authorization(context)
+        let clusterCreate = authorization.allowsCluster(.create, audit: false)
         var response = CreateTopicsResponse()
         for topic in request.topics {
             if counts[topic.name, default: 0] > 1 {
                 response.topics.append(failure(topic.name, .invalidRequest, "Found multiple entries for topic '\(topic.name)' in the request."))
                 continue
             }
-            response.topics.append(await create(topic, validateOnly: request.validateOnly, version: context.apiVersion))
+            guard clusterCreate || authorization.allows(.create, .topic, topic.name) else {
+                response.topics.append(failure(topic.name, .topicAuthorizationFailed, "Authorization failed."))
+                continue
+            }
+            var result = await create(topic, validateOnly: request.validateOnly, version: context.apiVersion)
+            if context.apiVersion >= 5 && result.errorCode == 0 && !authorization.allows(.describeConfigs, .topic, topic.name) {
+                result.configs = nil
+                result.topicConfigErrorCode = KafkaErrorCode.topicAuthorizationFailed.rawValue
+            }
+            response.topics.append(result)
         }
         return response
     }

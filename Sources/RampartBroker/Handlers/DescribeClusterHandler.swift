@@ -1,7 +1,8 @@
 import KafkaProtocol
 
 /// DescribeCluster (key 60): this node, with its address on the listener the request came in on, the
-/// cluster id and the controller (this node). Authorized operations are not computed yet (Int32.min).
+/// cluster id and the controller (this node). Like Kafka, any principal may describe the cluster; the
+/// authorized operations (when asked) are the principal's on the Cluster if it may Describe it, else 0.
 /// v1 `endpointType`: brokers (1) are served; controllers (2) are MISMATCHED_ENDPOINT_TYPE, others
 /// UNSUPPORTED_ENDPOINT_TYPE.
 struct DescribeClusterHandler: KafkaAPIHandler {
@@ -21,7 +22,13 @@ struct DescribeClusterHandler: KafkaAPIHandler {
         if let listener = broker.advertised(for: context.listenerName) {
             response.brokers = [.init(brokerId: broker.settings.nodeID, host: listener.host, port: listener.port, rack: nil)]
         }
-        response.clusterAuthorizedOperations = Int32.min
+        if request.includeClusterAuthorizedOperations {
+            let authorization = broker.authorization(context)
+            response.clusterAuthorizedOperations = authorization.allowsCluster(.describe)
+                ? authorization.operationBits(.cluster, ResourcePattern.clusterName) : 0
+        } else {
+            response.clusterAuthorizedOperations = Int32.min
+        }
         return response
     }
 

@@ -5,11 +5,22 @@ enum ConfigResourceType: Int8 {
     case topic = 2
     case broker = 4
     case brokerLogger = 8
+
+    /// The ACL check for `operation` on this config resource (Kafka's): topics on the topic, brokers
+    /// and broker loggers on the Cluster; with the error a denial answers. Nil for unknown types.
+    func authorize(_ operation: AclOperation, name: String, _ authorization: RequestAuthorization) -> KafkaErrorCode? {
+        switch self {
+        case .topic: authorization.allows(operation, .topic, name) ? nil : .topicAuthorizationFailed
+        case .broker, .brokerLogger: authorization.allowsCluster(operation) ? nil : .clusterAuthorizationFailed
+        }
+    }
 }
 
 /// DescribeConfigs (key 32): every config (or the named ones) of a topic (2) or this broker (4) with its
 /// value, read-only flag, source (v0: `isDefault`), sensitivity (sensitive values are null), synonyms
 /// (v1+ when asked) and, v3+, type and documentation. Broker loggers (8) are answered with an error.
+/// Needs DescribeConfigs on the topic (TOPIC_AUTHORIZATION_FAILED) or, for brokers, on the Cluster
+/// (CLUSTER_AUTHORIZATION_FAILED).
 struct DescribeConfigsHandler: KafkaAPIHandler {
     typealias Request = DescribeConfigsRequest
     let broker: Broker
@@ -17,6 +28,7 @@ struct DescribeConfigsHandler: KafkaAPIHandler {
 
     func handle(_ request: DescribeConfigsRequest, context: RequestContext) async -> DescribeConfigsResponse? {
         let image = await broker.metadata.current()
+        let authorization = broker.authorization(context)
         var response = DescribeConfigsResponse()
         for resource in request.resources {
             var result = DescribeConfigsResponse.DescribeConfigsResult(
@@ -24,6 +36,11 @@ struct DescribeConfigsHandler: KafkaAPIHandler {
             func fail(_ code: KafkaErrorCode, _ message: String) {
                 result.errorCode = code.rawValue
                 result.errorMessage = message
+            }
+            if let denial = ConfigResourceType(rawValue: resource.resourceType)?.authorize(.describeConfigs, name: resource.resourceName, authorization) {
+                fail(denial, RequestAuthorization.message(denial))
+                response.results.append(result)
+                continue
             }
             switch ConfigResourceType(rawValue: resource.resourceType) {
             case .topic:

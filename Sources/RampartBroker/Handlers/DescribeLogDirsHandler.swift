@@ -11,13 +11,17 @@ import RampartStorage
 /// DescribeLogDirs (key 35): per log directory, the partitions it holds (all, or those asked for) with
 /// their size in bytes, offset lag 0 (no replica is behind on a single node) and `isFutureKey` false;
 /// v4 adds the file system's total and usable bytes (statvfs). A directory statvfs cannot read is
-/// answered KAFKA_STORAGE_ERROR.
+/// answered KAFKA_STORAGE_ERROR. Needs Describe on the Cluster: otherwise the answer is empty (with
+/// CLUSTER_AUTHORIZATION_FAILED from v3, as Kafka).
 struct DescribeLogDirsHandler: KafkaAPIHandler {
     typealias Request = DescribeLogDirsRequest
     let broker: Broker
     let supportedVersions: ClosedRange<Int16> = 0...4
 
     func handle(_ request: DescribeLogDirsRequest, context: RequestContext) async -> DescribeLogDirsResponse? {
+        guard broker.authorization(context).allowsCluster(.describe) else {
+            return DescribeLogDirsResponse(errorCode: KafkaErrorCode.clusterAuthorizationFailed.rawValue)
+        }
         let wanted: Set<TopicPartition>? = request.topics.map { topics in
             Set(topics.flatMap { topic in topic.partitions.map { TopicPartition(topic: topic.topic, partition: $0) } })
         }

@@ -10,6 +10,10 @@ import RampartStorage
 /// Long polls: when less than `minBytes` is available the request waits up to `maxWaitMs`, woken by
 /// appends. Fetch sessions (KIP-227) are not kept: every answer carries session id 0 ("no session"), so
 /// clients send full fetches; an incremental fetch gets FETCH_SESSION_ID_NOT_FOUND.
+///
+/// Authorization (Kafka's): a consumer needs Read on each topic — partitions of other topics are
+/// TOPIC_AUTHORIZATION_FAILED, whether the topic exists or not; a follower (replica id ≥ 0) needs
+/// ClusterAction on the Cluster, else every partition is TOPIC_AUTHORIZATION_FAILED.
 struct FetchHandler: KafkaAPIHandler {
     typealias Request = FetchRequest
     let broker: Broker
@@ -21,8 +25,10 @@ struct FetchHandler: KafkaAPIHandler {
         }
         let readCommitted = request.isolationLevel == 1
         let deadline = ContinuousClock.now + .milliseconds(max(0, Int(request.maxWaitMs)))
+        var access = TopicAccess(authorization: broker.authorization(context), request: request, version: context.apiVersion)
         while true {
-            let (response, bytes, hadError) = await fetchOnce(request, version: context.apiVersion, readCommitted: readCommitted)
+            let (response, bytes, hadError) = await fetchOnce(request, version: context.apiVersion, readCommitted: readCommitted,
+                                                              access: &access)
             let now = ContinuousClock.now
             if bytes >= Int(request.minBytes) || hadError || now >= deadline || request.maxWaitMs <= 0 {
                 return response
@@ -33,7 +39,30 @@ struct FetchHandler: KafkaAPIHandler {
 
     /// One pass over the requested partitions. Returns the response, the bytes of records in it, and
     /// whether any partition failed (errors answer at once, as in Kafka).
-    private func fetchOnce(_ request: FetchRequest, version: Int16, readCommitted: Bool) async -> (FetchResponse, Int, Bool) {
+    /// Which topics this request may read, decided once per topic name (and logged once).
+    struct TopicAccess {
+        let authorization: RequestAuthorization
+        /// A follower without ClusterAction: nothing may be read.
+        let followerDenied: Bool
+        var readable: [String: Bool] = [:]
+
+        init(authorization: RequestAuthorization, request: FetchRequest, version: Int16) {
+            self.authorization = authorization
+            let replicaID = version >= 15 ? request.replicaState.replicaId : request.replicaId
+            followerDenied = replicaID >= 0 && !authorization.allowsCluster(.clusterAction)
+        }
+
+        mutating func mayRead(_ topic: String) -> Bool {
+            if followerDenied { return false }
+            if let known = readable[topic] { return known }
+            let allowed = authorization.allows(.read, .topic, topic)
+            readable[topic] = allowed
+            return allowed
+        }
+    }
+
+    private func fetchOnce(_ request: FetchRequest, version: Int16, readCommitted: Bool,
+                           access: inout TopicAccess) async -> (FetchResponse, Int, Bool) {
         let image = await broker.metadata.current()
         var remaining = max(0, Int(request.maxBytes))
         var total = 0
@@ -46,11 +75,20 @@ struct FetchHandler: KafkaAPIHandler {
                 name = image.topic(id: id)?.name ?? ""
             }
             var topicResponse = FetchResponse.FetchableTopicResponse(topic: version >= 13 ? "" : topic.topic, topicId: topic.topicId)
+            let mayRead = name.isEmpty || access.mayRead(name)
             for partition in topic.partitions {
+                guard mayRead else {
+                    hadError = true
+                    topicResponse.partitions.append(.init(partitionIndex: partition.partition,
+                                                          errorCode: KafkaErrorCode.topicAuthorizationFailed.rawValue, highWatermark: -1,
+                                                          lastStableOffset: -1, logStartOffset: -1, abortedTransactions: nil, records: ByteBuffer()))
+                    continue
+                }
                 let data = await read(topic: name, partition: partition, image: image, version: version,
                                       readCommitted: readCommitted, maxBytes: remaining, isFirst: total == 0)
                 if data.errorCode != 0 { hadError = true }
                 let size = data.records?.readableBytes ?? 0
+                BrokerMetrics.fetched(topic: name, bytes: size)
                 total += size
                 remaining = max(0, remaining - size)
                 topicResponse.partitions.append(data)

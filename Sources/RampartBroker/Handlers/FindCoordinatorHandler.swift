@@ -3,6 +3,9 @@ import KafkaProtocol
 /// FindCoordinator (key 10): this single broker coordinates every consumer group. Makes sure
 /// `__consumer_offsets` exists first, as Kafka does. Transaction coordinators (key type 1) are
 /// COORDINATOR_NOT_AVAILABLE until transactions are served. v4+ looks up a batch of keys.
+///
+/// Authorization (Kafka's), per key and before anything is created: Describe on the group
+/// (GROUP_AUTHORIZATION_FAILED) or on the transactional id (TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
 struct FindCoordinatorHandler: KafkaAPIHandler {
     typealias Request = FindCoordinatorRequest
     let broker: Broker
@@ -13,9 +16,22 @@ struct FindCoordinatorHandler: KafkaAPIHandler {
 
     func handle(_ request: FindCoordinatorRequest, context: RequestContext) async -> FindCoordinatorResponse? {
         let keys = context.apiVersion >= 4 ? request.coordinatorKeys : [request.key]
-        let (error, message) = await lookup(keyType: request.keyType)
+        let authorization = broker.authorization(context)
+        let denials: [KafkaErrorCode?] = keys.map { key in
+            switch request.keyType {
+            case Self.groupKeyType:
+                authorization.allows(.describe, .group, key) ? nil : .groupAuthorizationFailed
+            case Self.transactionKeyType:
+                authorization.allows(.describe, .transactionalId, key) ? nil : .transactionalIdAuthorizationFailed
+            default:
+                nil
+            }
+        }
+        // Only an authorized key may make the broker create `__consumer_offsets`.
+        let (error, message) = denials.contains(where: { $0 == nil }) ? await lookup(keyType: request.keyType) : (.noError, nil)
         let node = broker.advertised(for: context.listenerName)
-        let coordinators = keys.map { key in
+        let coordinators = zip(keys, denials).map { key, denial in
+            if let denial { return failed(key, denial, RequestAuthorization.message(denial)) }
             if error == .noError, let node {
                 return FindCoordinatorResponse.Coordinator(key: key, nodeId: broker.settings.nodeID, host: node.host, port: node.port,
                                                            errorCode: 0, errorMessage: nil)

@@ -3,7 +3,9 @@ import KafkaProtocol
 /// IncrementalAlterConfigs (key 44): per topic config SET (0), DELETE (1: back to the default), APPEND
 /// (2) and SUBTRACT (3) — the last two only for list configs (`cleanup.policy`), starting from the value
 /// in force. The result is validated as a whole (INVALID_CONFIG, nothing applied), persisted and applied
-/// to the live logs; `validateOnly` checks only. Broker resources are refused (INVALID_REQUEST).
+/// to the live logs; `validateOnly` checks only. Broker resources are refused (INVALID_REQUEST). Needs
+/// AlterConfigs on the topic (TOPIC_AUTHORIZATION_FAILED) or, for brokers, on the Cluster
+/// (CLUSTER_AUTHORIZATION_FAILED).
 struct IncrementalAlterConfigsHandler: KafkaAPIHandler {
     typealias Request = IncrementalAlterConfigsRequest
     let broker: Broker
@@ -19,11 +21,14 @@ struct IncrementalAlterConfigsHandler: KafkaAPIHandler {
     func handle(_ request: IncrementalAlterConfigsRequest, context: RequestContext) async -> IncrementalAlterConfigsResponse? {
         var seen: [String: Int] = [:]
         for resource in request.resources { seen["\(resource.resourceType)/\(resource.resourceName)", default: 0] += 1 }
+        let authorization = broker.authorization(context)
         var response = IncrementalAlterConfigsResponse()
         for resource in request.resources {
             let outcome: (KafkaErrorCode, String?)
             if seen["\(resource.resourceType)/\(resource.resourceName)", default: 0] > 1 {
                 outcome = (.invalidRequest, "Duplicate resource in request.")
+            } else if let denial = ConfigResourceType(rawValue: resource.resourceType)?.authorize(.alterConfigs, name: resource.resourceName, authorization) {
+                outcome = (denial, RequestAuthorization.message(denial))
             } else {
                 outcome = await alter(resource, validateOnly: request.validateOnly)
             }

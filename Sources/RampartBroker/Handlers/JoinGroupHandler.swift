@@ -3,13 +3,17 @@ import KafkaProtocol
 /// JoinGroup (key 11): the eager rebalance protocol through the `GroupCoordinator`. v0 has no
 /// rebalance timeout (the session timeout is used, as in Kafka); v4+ new dynamic members first get
 /// MEMBER_ID_REQUIRED with their id (KIP-394); v5+ static membership; v7+ answers the protocol type
-/// and a nullable protocol name; v9 `skipAssignment` (KIP-814).
+/// and a nullable protocol name; v9 `skipAssignment` (KIP-814). Needs Read on the group
+/// (GROUP_AUTHORIZATION_FAILED).
 struct JoinGroupHandler: KafkaAPIHandler {
     typealias Request = JoinGroupRequest
     let broker: Broker
     let supportedVersions: ClosedRange<Int16> = 0...9
 
     func handle(_ request: JoinGroupRequest, context: RequestContext) async -> JoinGroupResponse? {
+        guard broker.authorization(context).allows(.read, .group, request.groupId) else {
+            return errorResponse(request, .groupAuthorizationFailed)
+        }
         let version = context.apiVersion
         let input = JoinGroupInput(
             memberID: request.memberId,

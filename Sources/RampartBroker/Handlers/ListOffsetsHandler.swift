@@ -4,7 +4,8 @@ import RampartMetadata
 import RampartStorage
 
 /// ListOffsets (key 2): earliest (-2), latest (-1), max timestamp (-3, v7+) and by timestamp: the first
-/// offset whose record timestamp is at or after the target.
+/// offset whose record timestamp is at or after the target. Partitions of topics the principal may
+/// not Describe are TOPIC_AUTHORIZATION_FAILED (existing or not).
 struct ListOffsetsHandler: KafkaAPIHandler {
     typealias Request = ListOffsetsRequest
     let broker: Broker
@@ -15,11 +16,21 @@ struct ListOffsetsHandler: KafkaAPIHandler {
     static let maxTimestamp: Int64 = -3
 
     func handle(_ request: ListOffsetsRequest, context: RequestContext) async -> ListOffsetsResponse? {
+        let authorization = broker.authorization(context)
+        var describable: [String: Bool] = [:]
+        for topic in request.topics where describable[topic.name] == nil {
+            describable[topic.name] = authorization.allows(.describe, .topic, topic.name)
+        }
         let image = await broker.metadata.current()
         var response = ListOffsetsResponse()
         for topic in request.topics {
             var result = ListOffsetsResponse.ListOffsetsTopicResponse(name: topic.name)
             for partition in topic.partitions {
+                guard describable[topic.name] == true else {
+                    result.partitions.append(.init(partitionIndex: partition.partitionIndex,
+                                                   errorCode: KafkaErrorCode.topicAuthorizationFailed.rawValue))
+                    continue
+                }
                 result.partitions.append(await lookup(topic: topic.name, partition: partition, image: image, version: context.apiVersion))
             }
             response.topics.append(result)

@@ -7,6 +7,9 @@ import RampartStorage
 /// against the group (simple consumers commit with generation -1) and written as one batch.
 /// v1 carries a commit timestamp per partition, v2–v4 a retention time, v6+ leader epochs, v7+
 /// instance ids.
+///
+/// Authorization (Kafka's): Read on the group first (else GROUP_AUTHORIZATION_FAILED for every
+/// partition), then Read on each topic (TOPIC_AUTHORIZATION_FAILED, before the topic's existence).
 struct OffsetCommitHandler: KafkaAPIHandler {
     typealias Request = OffsetCommitRequest
     let broker: Broker
@@ -17,6 +20,12 @@ struct OffsetCommitHandler: KafkaAPIHandler {
 
     func handle(_ request: OffsetCommitRequest, context: RequestContext) async -> OffsetCommitResponse? {
         let version = context.apiVersion
+        let authorization = broker.authorization(context)
+        guard authorization.allows(.read, .group, request.groupId) else { return errorResponse(request, .groupAuthorizationFailed) }
+        var readable: [String: Bool] = [:]
+        for topic in request.topics where readable[topic.name] == nil {
+            readable[topic.name] = authorization.allows(.read, .topic, topic.name)
+        }
         let image = await broker.metadata.current()
         let now = broker.clock()
         let retention = (2...4).contains(version) ? request.retentionTimeMs : -1
@@ -26,6 +35,10 @@ struct OffsetCommitHandler: KafkaAPIHandler {
             let partitions = image.topics[topic.name]?.partitions
             for partition in topic.partitions {
                 let tp = TopicPartition(topic: topic.name, partition: partition.partitionIndex)
+                guard readable[topic.name] == true else {
+                    errors[tp] = .topicAuthorizationFailed
+                    continue
+                }
                 guard partitions?.contains(where: { $0.partition == partition.partitionIndex }) == true else {
                     errors[tp] = .unknownTopicOrPartition
                     continue

@@ -6,12 +6,21 @@ import RampartStorage
 /// group; in a consumer group with members, only partitions of topics no member subscribes to
 /// (GROUP_SUBSCRIBED_TO_TOPIC otherwise); a group of another protocol type with members is
 /// NON_EMPTY_GROUP. UNKNOWN_TOPIC_OR_PARTITION for partitions that do not exist.
+///
+/// Authorization (Kafka's): Delete on the group (GROUP_AUTHORIZATION_FAILED), then Read on each topic
+/// (TOPIC_AUTHORIZATION_FAILED for its partitions, before their existence).
 struct OffsetDeleteHandler: KafkaAPIHandler {
     typealias Request = OffsetDeleteRequest
     let broker: Broker
     let supportedVersions: ClosedRange<Int16> = 0...0
 
     func handle(_ request: OffsetDeleteRequest, context: RequestContext) async -> OffsetDeleteResponse? {
+        let authorization = broker.authorization(context)
+        guard authorization.allows(.delete, .group, request.groupId) else { return errorResponse(request, .groupAuthorizationFailed) }
+        var readable: [String: Bool] = [:]
+        for topic in request.topics where readable[topic.name] == nil {
+            readable[topic.name] = authorization.allows(.read, .topic, topic.name)
+        }
         guard !request.groupId.isEmpty else { return errorResponse(request, .invalidGroupId) }
         let description = await broker.groups.describeGroup(request.groupId)
         let hasOffsets = await broker.offsets.hasOffsets(request.groupId)
@@ -28,7 +37,9 @@ struct OffsetDeleteHandler: KafkaAPIHandler {
         for topic in request.topics {
             for partition in topic.partitions {
                 let tp = TopicPartition(topic: topic.name, partition: partition.partitionIndex)
-                if image.topics[topic.name]?.partitions.contains(where: { $0.partition == partition.partitionIndex }) != true {
+                if readable[topic.name] != true {
+                    errors[tp] = .topicAuthorizationFailed
+                } else if image.topics[topic.name]?.partitions.contains(where: { $0.partition == partition.partitionIndex }) != true {
                     errors[tp] = .unknownTopicOrPartition
                 } else if subscribed.contains(topic.name) {
                     errors[tp] = .groupSubscribedToTopic

@@ -9,6 +9,11 @@ import RampartStorage
 /// keeps its codecs enabled (COMPAT-NOTES pitfall 2) and are refused when they really arrive. Partitions
 /// are appended concurrently; `acks=-1` waits for the fsync (grouped across producers) unless
 /// `rampart.flush.on.ack.all=false`; `acks=0` gets no response.
+///
+/// Authorization (Kafka's): batches marked transactional need Write on the request's transactional id
+/// (else the whole request is TRANSACTIONAL_ID_AUTHORIZATION_FAILED); every partition of a topic the
+/// principal may not Write is TOPIC_AUTHORIZATION_FAILED — checked before the topic's existence, so a
+/// name does not leak — while the other partitions are appended.
 struct ProduceHandler: KafkaAPIHandler {
     typealias Request = ProduceRequest
     let broker: Broker
@@ -17,6 +22,17 @@ struct ProduceHandler: KafkaAPIHandler {
     func handle(_ request: ProduceRequest, context: RequestContext) async -> ProduceResponse? {
         guard context.apiVersion >= 3 else { return errorResponse(request, .unsupportedVersion) }
         guard [-1, 0, 1].contains(request.acks) else { return errorResponse(request, .invalidRequiredAcks) }
+        let authorization = broker.authorization(context)
+        if Self.hasTransactionalRecords(request) {
+            guard let transactionalId = request.transactionalId,
+                  authorization.allows(.write, .transactionalId, transactionalId) else {
+                return request.acks == 0 ? nil : errorResponse(request, .transactionalIdAuthorizationFailed)
+            }
+        }
+        var writable: [String: Bool] = [:]
+        for topic in request.topicData where writable[topic.name] == nil {
+            writable[topic.name] = authorization.allows(.write, .topic, topic.name)
+        }
         let image = await broker.metadata.current()
         let durability: AppendDurability = request.acks == -1 && broker.settings.flushOnAckAll ? .flushed : .written
         let version = context.apiVersion
@@ -26,6 +42,11 @@ struct ProduceHandler: KafkaAPIHandler {
             for (t, topic) in request.topicData.enumerated() {
                 responses.append(.init(name: topic.name, partitionResponses: topic.partitionData.map { .init(index: $0.index) }))
                 for (p, partition) in topic.partitionData.enumerated() {
+                    guard writable[topic.name] == true else {
+                        responses[t].partitionResponses[p] = .init(index: partition.index, errorCode: KafkaErrorCode.topicAuthorizationFailed.rawValue,
+                                                                   baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1)
+                        continue
+                    }
                     group.addTask {
                         (t, p, await append(topic: topic.name, partition: partition, image: image, durability: durability, version: version))
                     }
@@ -71,6 +92,7 @@ struct ProduceHandler: KafkaAPIHandler {
         }
         do {
             let result = try await log.append(records, durability: durability)
+            if !result.isDuplicate { BrokerMetrics.produced(topic: topic, bytes: records.readableBytes, records: Int(result.lastOffset - result.baseOffset + 1)) }
             return .init(index: partition.index, errorCode: 0, baseOffset: result.baseOffset,
                          logAppendTimeMs: result.logAppendTime, logStartOffset: result.logStartOffset)
         } catch {
@@ -79,6 +101,17 @@ struct ProduceHandler: KafkaAPIHandler {
                 broker.logger.error("append failed", metadata: ["partition": "\(topic)-\(partition.index)", "error": "\(error)"])
             }
             return failure(code, (error as? StorageError)?.message)
+        }
+    }
+
+    /// Whether any batch is marked transactional (Kafka's `hasTransactionalRecords`).
+    static func hasTransactionalRecords(_ request: ProduceRequest) -> Bool {
+        request.topicData.contains { topic in
+            topic.partitionData.contains { partition in
+                guard let records = partition.records,
+                      let header = try? RecordBatchHeader.peek(records, at: records.readerIndex) else { return false }
+                return header.attributes.isTransactional
+            }
         }
     }
 

@@ -1,0 +1,4 @@
+#include <stddef.h>
+#include <sasl/sasl.h>
+#include <sasl/saslplug.h>
+#include <sasl/saslutil.h>
