@@ -166,7 +166,7 @@ def markdown(data):
     lines += throughput_table(results, "produce") + [""] + throughput_table(results, "consume")
     lines += ["", "### End-to-end latency (librdkafka producer with linger.ms=1 → consumer in another process)", ""]
     lines += latency_table(results)
-    lines += ["", "### TLS on Rampart (tansu cannot be given a certificate and key, see below)", ""] + listener_table(results)
+    lines += ["", "### TLS on Rampart (tansu cannot be given a certificate and key: see the method)", ""] + listener_table(results)
     lines += ["", "### The project's client (`rampart bench`) next to librdkafka", ""] + client_table(results)
     peaks = {}
     for r in results:
