@@ -164,13 +164,17 @@ public final class BrokerServer: @unchecked Sendable {
         logger.info("Rampart broker started", metadata: ["node.id": "\(settings.nodeID)", "cluster.id": "\(image.clusterID)"])
     }
 
+    /// A CRL on a listener that asks for no client certificate checks nothing: warned.
     /// On an `SSL` listener the client certificate is the only authentication. `requested` lets a
     /// client without one in as `User:ANONYMOUS`, which DESIGN makes a start-up error unless
     /// `rampart.insecure.allow.ssl.client.auth.requested=true`; `none` (no client authentication at
     /// all) is allowed, as in Kafka, but warned about — the authorizer decides what ANONYMOUS may do.
     private func checkClientAuthentication(_ listener: ListenerConfig) throws {
-        guard listener.securityProtocol == .ssl else { return }
         let clientAuth = config.listenerValue("ssl.client.auth", listener: listener.name) ?? "none"
+        if clientAuth == "none", let crl = config.listenerValue("rampart.ssl.crl.location", listener: listener.name) {
+            logger.warning("listener \(listener.name): rampart.ssl.crl.location \(crl) has no effect with ssl.client.auth=none (no client certificate is asked for, so none is checked against the CRL)")
+        }
+        guard listener.securityProtocol == .ssl else { return }
         if clientAuth == "requested" && !config.bool("rampart.insecure.allow.ssl.client.auth.requested") {
             throw StartupError(description: "listener \(listener.name): ssl.client.auth=requested lets clients without a certificate in as User:ANONYMOUS on an SSL listener; use required (or set rampart.insecure.allow.ssl.client.auth.requested=true)")
         }

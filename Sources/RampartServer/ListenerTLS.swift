@@ -30,7 +30,7 @@ final class ListenerTLS: Sendable {
 
     private struct State {
         var context: TLSContext
-        var fingerprint: [FileFingerprint]
+        var fingerprint: [FileStamp]
         var reloads = 0
         var failedReloads = 0
     }
@@ -56,7 +56,7 @@ final class ListenerTLS: Sendable {
             throw BrokerServer.StartupError(description: "listener \(listener): \(error)")
         }
         let paths = Self.watchedPaths(config, listener: listener)
-        let fingerprint = paths.map(FileFingerprint.init)
+        let fingerprint = paths.map(FileStamp.init)
         let context = try Self.makeContext(config, listener: listener)
         state = Mutex(State(context: context, fingerprint: fingerprint))
     }
@@ -78,7 +78,7 @@ final class ListenerTLS: Sendable {
 
     private func reloadLocked(force: Bool) -> ReloadOutcome {
         let paths = Self.watchedPaths(config, listener: listener)
-        let fingerprint = paths.map(FileFingerprint.init)
+        let fingerprint = paths.map(FileStamp.init)
         let changed = state.withLock { $0.fingerprint != fingerprint }
         guard changed || force else { return .unchanged }
         do {
@@ -154,26 +154,6 @@ final class ListenerTLS: Sendable {
         } catch {
             throw BrokerServer.StartupError(description: "listener \(listener): \(error)")
         }
-    }
-}
-
-/// Identifies a version of a file without reading it: replaced (new inode), rewritten in place (new
-/// size or modification time) or removed.
-struct FileFingerprint: Equatable, Sendable {
-    var device: UInt64 = 0
-    var inode: UInt64 = 0
-    var size: Int64 = -1
-    var modified: Int64 = 0
-    var changed: Int64 = 0
-
-    init(path: String) {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return }
-        device = UInt64(info.st_dev)
-        inode = UInt64(info.st_ino)
-        size = Int64(info.st_size)
-        modified = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
-        changed = Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec)
     }
 }
 

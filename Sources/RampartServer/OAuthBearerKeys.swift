@@ -1,4 +1,5 @@
 import Foundation
+import RampartAuthorizer
 import RampartSASL
 import Synchronization
 
@@ -11,7 +12,7 @@ final class OAuthBearerKeys: Sendable {
     let path: String
     private struct State {
         var keys: JSONWebKeySet
-        var fingerprint: FileFingerprint
+        var fingerprint: FileStamp
     }
     private let state: Mutex<State>
 
@@ -34,7 +35,7 @@ final class OAuthBearerKeys: Sendable {
 
     init(path: String, key: String) throws {
         self.path = path
-        let fingerprint = FileFingerprint(path: path)
+        let fingerprint = FileStamp(path)
         do {
             state = Mutex(State(keys: try Self.load(path), fingerprint: fingerprint))
         } catch {
@@ -72,7 +73,7 @@ final class OAuthBearerKeys: Sendable {
 
     /// Re-reads the file when it changed, or always with `force`.
     func reload(force: Bool) -> ReloadOutcome {
-        let fingerprint = FileFingerprint(path: path)
+        let fingerprint = FileStamp(path)
         guard force || state.withLock({ $0.fingerprint != fingerprint }) else { return .unchanged }
         do {
             let keys = try Self.load(path)

@@ -13,27 +13,7 @@ from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
 from conftest import BrokerProcess
-
-
-def openssl(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def make_ca(directory, name):
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", f"{name}.key", "-out", f"{name}.pem", "-days", "2", "-subj", f"/CN={name}", cwd=directory)
-
-
-def issue(directory, ca, name, subject, san=None):
-    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subject, cwd=directory)
-    args = ["x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key",
-            "-CAcreateserial", "-out", f"{name}.crt", "-days", "2"]
-    if san:
-        (directory / f"{name}.ext").write_text(f"subjectAltName={san}\n")
-        args += ["-extfile", f"{name}.ext"]
-    openssl(*args, cwd=directory)
-    os.chmod(directory / f"{name}.key", 0o600)
+from pki import issue, make_ca  # noqa: F401 (other suites import them from here)
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +24,6 @@ def certs(tmp_path_factory):
     issue(d, "ca", "broker", "/CN=localhost", san="DNS:localhost,IP:127.0.0.1")
     issue(d, "ca", "alice", "/O=Example/OU=eng/CN=alice")
     issue(d, "other-ca", "mallory", "/CN=mallory")
-    keystore = d / "broker-keystore.pem"
-    keystore.write_text((d / "broker.key").read_text() + (d / "broker.crt").read_text())
-    os.chmod(keystore, 0o600)
     return d
 
 

@@ -11,33 +11,9 @@ import uuid
 import pytest
 
 from conftest import DEFAULT_BINARY, BrokerProcess
+from pki import issue, make_ca
 
 RAMPART = os.environ.get("RAMPART_BIN", str(DEFAULT_BINARY))
-
-
-def openssl(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def make_ca(directory, name):
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", f"{name}.key", "-out", f"{name}.pem", "-days", "2", "-subj", f"/CN={name}", cwd=directory)
-
-
-def issue(directory, ca, name, subject, san=None):
-    """A certificate `name.crt` signed by `ca`, its key `name.key` (0600) and `name-keystore.pem` (key + chain)."""
-    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subject, cwd=directory)
-    args = ["x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key",
-            "-CAcreateserial", "-out", f"{name}.crt", "-days", "2"]
-    if san:
-        (directory / f"{name}.ext").write_text(f"subjectAltName={san}\n")
-        args += ["-extfile", f"{name}.ext"]
-    openssl(*args, cwd=directory)
-    os.chmod(directory / f"{name}.key", 0o600)
-    keystore = directory / f"{name}-keystore.pem"
-    keystore.write_text((directory / f"{name}.key").read_text() + (directory / f"{name}.crt").read_text())
-    os.chmod(keystore, 0o600)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import ssl
-import subprocess
 import threading
 import time
 import uuid
@@ -17,7 +16,8 @@ from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
 from conftest import BrokerProcess
-from test_tls import client_config, issue, make_ca, openssl, produce_and_consume
+from pki import issue, keystore, make_ca, openssl
+from test_tls import client_config, produce_and_consume
 
 CA_CONFIG = """[ca]
 default_ca = testca
@@ -31,16 +31,6 @@ crlnumber = crlnumber
 """
 
 
-def keystore(directory, name):
-    """The broker's PEM keystore for `name`: key then certificate, mode 0600."""
-    path = directory / f"{name}-keystore.pem"
-    tmp = directory / f".{name}-keystore.tmp"
-    tmp.write_text((directory / f"{name}.key").read_text() + (directory / f"{name}.crt").read_text())
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-    return path
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
     d = tmp_path_factory.mktemp("pki")
@@ -51,16 +41,12 @@ def pki(tmp_path_factory):
     issue(d, "ca", "bob", "/O=Example/OU=ops/CN=bob")
     issue(d, "ca", "revoked", "/CN=revoked")
     # Expired yesterday (valid from now until a day ago: every check fails).
-    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", "old.key", "-out", "old.csr", "-subj", "/CN=old", cwd=d)
-    openssl("x509", "-req", "-in", "old.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", "old.crt", "-days", "-1", cwd=d)
+    issue(d, "ca", "old", "/CN=old", days="-1")
     (d / "ca.cnf").write_text(CA_CONFIG)
     (d / "index.txt").write_text("")
     (d / "crlnumber").write_text("01\n")
     openssl("ca", "-config", "ca.cnf", "-revoke", "revoked.crt", cwd=d)
     openssl("ca", "-config", "ca.cnf", "-gencrl", "-out", "crl.pem", cwd=d)
-    keystore(d, "broker")
     return d
 
 
@@ -104,7 +90,8 @@ def test_mapping_rules_turn_the_dn_into_the_principal(tmp_path, pki):
     try:
         produce_and_consume(client_config(broker, pki, client="alice"), "mapped", count=5)
         log = broker.log_path.read_text()
-        assert "subject=CN=alice,OU=eng,O=Example" in log and "principal=User:alice" in log, broker.log_tail()
+        # Text log values that hold '=' or ',' are quoted.
+        assert 'subject="CN=alice,OU=eng,O=Example"' in log and "principal=User:alice" in log, broker.log_tail()
         refused(broker, pki, "bob")
         assert "no ssl.principal.mapping.rules rule applies" in broker.log_path.read_text()
         assert broker.is_running()
@@ -254,13 +241,17 @@ def wait_until(predicate, timeout=10):
     return False
 
 
+def install(work, pki, key, certificate):
+    """Makes `work/broker-keystore.pem` from pki's `key`.key and `certificate`.crt (atomically)."""
+    (work / "broker.key").write_text((pki / f"{key}.key").read_text())
+    (work / "broker.crt").write_text((pki / f"{certificate}.crt").read_text())
+    return keystore(work, "broker")
+
+
 def test_certificate_rotation_without_restart(tmp_path, pki):
     work = tmp_path / "rotation"
     work.mkdir()
-    for name in ("broker", "broker2"):
-        for ext in ("key", "crt"):
-            (work / f"{name}.{ext}").write_text((pki / f"{name}.{ext}").read_text())
-    live = keystore(work, "broker")
+    live = install(work, pki, "broker", "broker")
     broker = start_broker(tmp_path, pki, **{"ssl.keystore.location": str(live), "rampart.ssl.reload.interval.ms": "200"})
     config = client_config(broker, pki, client="alice")
     consumer = BackgroundConsumer(config, "rotating")
@@ -271,17 +262,14 @@ def test_certificate_rotation_without_restart(tmp_path, pki):
 
         # Replace the keystore atomically with the new certificate: new connections get it, the
         # connected consumer goes on.
-        (work / "broker.key").write_text((pki / "broker2.key").read_text())
-        (work / "broker.crt").write_text((pki / "broker2.crt").read_text())
-        keystore(work, "broker")
+        install(work, pki, "broker2", "broker2")
         assert wait_until(lambda: served_certificate(broker, pki) == der(pki / "broker2.crt")), broker.log_tail()
         produce(config, "rotating", ["after-1", "after-2"])
         assert consumer.wait_for(4), consumer.values
         assert "TLS files reloaded" in broker.log_path.read_text()
 
         # A broken replacement (key of another certificate) is refused; the current one stays.
-        (work / "broker.key").write_text((pki / "broker.key").read_text())
-        keystore(work, "broker")
+        install(work, pki, "broker", "broker2")
         assert wait_until(lambda: "new TLS files refused" in broker.log_path.read_text()), broker.log_tail()
         assert served_certificate(broker, pki) == der(pki / "broker2.crt")
         produce(config, "rotating", ["after-bad"])
@@ -296,15 +284,11 @@ def test_certificate_rotation_without_restart(tmp_path, pki):
 def test_sighup_reloads_the_certificate(tmp_path, pki):
     work = tmp_path / "sighup"
     work.mkdir()
-    for ext in ("key", "crt"):
-        (work / f"broker.{ext}").write_text((pki / f"broker.{ext}").read_text())
-    live = keystore(work, "broker")
+    live = install(work, pki, "broker", "broker")
     # No polling: only SIGHUP reloads.
     broker = start_broker(tmp_path, pki, **{"ssl.keystore.location": str(live), "rampart.ssl.reload.interval.ms": "0"})
     try:
-        (work / "broker.key").write_text((pki / "broker2.key").read_text())
-        (work / "broker.crt").write_text((pki / "broker2.crt").read_text())
-        keystore(work, "broker")
+        install(work, pki, "broker2", "broker2")
         time.sleep(0.5)
         assert served_certificate(broker, pki) == der(pki / "broker.crt")
         broker.process.send_signal(signal.SIGHUP)
