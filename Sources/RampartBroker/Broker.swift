@@ -38,6 +38,9 @@ public struct BrokerSettings: Sendable {
     public var encryptedListeners: Set<String> = []
     /// `rampart.insecure.allow.credential.changes.without.tls`.
     public var allowCredentialChangesWithoutTLS = false
+    /// Refuses new partitions that would leave fewer descriptors than its reserve (the server passes the
+    /// process's limit and `rampart.file.descriptors.reserve`; the default checks nothing).
+    public var fileDescriptors: FileDescriptorBudget = .unlimited
 
     public init(nodeID: Int32, advertisedListeners: [AdvertisedListener]) {
         self.nodeID = nodeID
@@ -173,30 +176,47 @@ public final class Broker: Sendable {
         if await metadata.current().topics[name] != nil {
             throw TopicError(code: .topicAlreadyExists, message: "topic '\(name)' already exists")
         }
+        try checkFileDescriptors(newPartitions: Int(count), topic: name)
         if validateOnly { return topic }
         try await serializingTopicChanges { () async throws(TopicError) in
+            if await metadata.current().topics[name] != nil {
+                throw TopicError(code: .topicAlreadyExists, message: "topic '\(name)' already exists")
+            }
+            try checkFileDescriptors(newPartitions: Int(count), topic: name)
+            // The logs first, then the metadata: a failure removes the logs, and a crash in between leaves
+            // logs the start-up reconciliation deletes — never a topic recorded without its logs.
+            if !overrides.isEmpty { await logs.setTopicConfig(name, logConfig) }
+            let tps = topic.partitions.map { TopicPartition(topic: name, partition: $0.partition) }
+            do {
+                try await logs.createLogs(tps)
+            } catch {
+                if !overrides.isEmpty { await logs.setTopicConfig(name, nil) }
+                logger.error("cannot create the logs of a new topic", metadata: ["topic": "\(name)", "error": "\(error)"])
+                throw TopicError(code: .kafkaStorageError, message: "cannot create the logs of topic '\(name)': \(error)")
+            }
             do {
                 _ = try await metadata.update { image in
                     guard image.topics[name] == nil else { throw TopicError(code: .topicAlreadyExists, message: "topic '\(name)' already exists") }
                     image.topics[name] = topic
                 }
-            } catch let error as TopicError {
-                throw error
             } catch {
+                for tp in tps { try? await logs.deleteLog(tp) }
+                if !overrides.isEmpty { await logs.setTopicConfig(name, nil) }
+                if let error = error as? TopicError { throw error }
+                logger.error("cannot record a new topic", metadata: ["topic": "\(name)", "error": "\(error)"])
                 throw TopicError(code: .kafkaStorageError, message: "cannot record topic '\(name)': \(error)")
-            }
-            if !overrides.isEmpty { await logs.setTopicConfig(name, logConfig) }
-            for partition in topic.partitions {
-                do {
-                    _ = try await logs.getOrCreateLog(TopicPartition(topic: name, partition: partition.partition))
-                } catch {
-                    logger.error("cannot create log", metadata: ["topic": "\(name)", "partition": "\(partition.partition)", "error": "\(error)"])
-                    throw TopicError(code: .kafkaStorageError, message: "cannot create the log of \(name)-\(partition.partition)")
-                }
             }
         }
         logger.info("created topic", metadata: ["topic": "\(name)", "partitions": "\(count)"])
         return topic
+    }
+
+    /// Refuses `newPartitions` more partitions when they would eat into the descriptor reserve
+    /// (POLICY_VIOLATION, as Kafka answers a creation policy's refusal, with the figures in the message).
+    func checkFileDescriptors(newPartitions: Int, topic: String) throws(TopicError) {
+        guard let problem = settings.fileDescriptors.refusal(newPartitions: newPartitions) else { return }
+        logger.error("refusing new partitions: too few file descriptors left", metadata: ["topic": "\(topic)", "reason": "\(problem)"])
+        throw TopicError(code: .policyViolation, message: problem)
     }
 
     /// Deletes a topic: removes it from the metadata store, then deletes its logs.

@@ -161,7 +161,13 @@ public final class BrokerServer: @unchecked Sendable {
                 }
             })
         }
-        logger.info("Rampart broker started", metadata: ["node.id": "\(settings.nodeID)", "cluster.id": "\(image.clusterID)"])
+        let descriptorLimit = FileDescriptorLimit.current().soft
+        logger.info("Rampart broker started", metadata: [
+            "node.id": "\(settings.nodeID)", "cluster.id": "\(image.clusterID)",
+            "file.descriptors.limit": "\(descriptorLimit)",
+            "file.descriptors.open": "\(FileDescriptorLimit.openCount().map { "\($0)" } ?? "?")",
+            "file.descriptors.reserve": "\(settings.fileDescriptors.reserve(limit: descriptorLimit))",
+        ])
     }
 
     /// A CRL on a listener that asks for no client certificate checks nothing: warned.
@@ -365,6 +371,8 @@ public final class BrokerServer: @unchecked Sendable {
         settings.brokerConfigs = brokerConfigEntries(config)
         settings.encryptedListeners = Set(listeners.filter(\.securityProtocol.isEncrypted).map(\.name))
         settings.allowCredentialChangesWithoutTLS = config.bool("rampart.insecure.allow.credential.changes.without.tls")
+        let reserve = config.int("rampart.file.descriptors.reserve") ?? -1
+        settings.fileDescriptors = .process(reserve: reserve < 0 ? nil : reserve)
         return settings
     }
 }
