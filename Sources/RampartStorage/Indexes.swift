@@ -197,8 +197,8 @@ struct TimeIndex {
 }
 
 /// The file behind an index. The entries live in memory; the file holds a prefix of them (`written`)
-/// and is brought up to date by `write` — at each sync round, every `LogSegment.indexWriteBatch` new
-/// entries and at close — opening it only for that. A partition therefore keeps one descriptor per
+/// and is brought up to date by `write` — every `LogSegment.indexWriteBatch` new entries, when the
+/// segment rolls, at a full flush and at close — opening it only for that. A partition therefore keeps one descriptor per
 /// segment (its `.log`), not three: 8,000 partitions fit in a 20,000-descriptor limit.
 ///
 /// A crash loses at most the entries not yet written; the file then holds a valid prefix, and loading

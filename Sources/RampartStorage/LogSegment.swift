@@ -233,7 +233,7 @@ final class LogSegment {
     /// Writes `buffer` (whole batches with offsets assigned, described by `batches` with positions
     /// relative to the buffer) at the end of the log and indexes them. On a write error the log is
     /// cut back to its previous size and the error rethrown; index write errors are tolerated (the
-    /// index is sparse, its entries stay in memory and are written again by the next sync round).
+    /// index is sparse, its entries stay in memory and are written again by the next attempt).
     func append(_ buffer: ByteBuffer, batches: [BatchSummary], indexIntervalBytes: Int) throws {
         let start = size
         do {
@@ -252,8 +252,8 @@ final class LogSegment {
         if offsetIndex.unwrittenEntries >= Self.indexWriteBatch { writeIndexes() }
     }
 
-    /// New index entries are written to the files in batches of this many (besides every sync round),
-    /// which bounds what an unclean stop leaves unindexed.
+    /// New index entries are written to the files in batches of this many (besides rolls, full flushes
+    /// and close), which bounds what an unclean stop leaves unindexed (re-indexed at load by `loadTail`).
     static let indexWriteBatch = 64
 
     /// Writes unwritten index entries (no fsync); an error leaves them for the next attempt.
@@ -381,7 +381,8 @@ final class LogSegment {
 
     /// Files with unsynced writes (indexes only when `includeIndexes`), marking them clean. Index files
     /// are written out first and returned open, to be closed after their sync (`DirtyFile.syncAll`);
-    /// without `includeIndexes` unwritten entries are written but not synced. An index that cannot be
+    /// without `includeIndexes` the active segment's new entries wait for `indexWriteBatch` of them (a
+    /// sync round of an acks=all append then does no index I/O at all). An index that cannot be
     /// written (e.g. no descriptor left) stays dirty for a later round: it is derived data, rebuilt from
     /// the log when damaged.
     func takeDirtyFiles(includeIndexes: Bool) -> [DirtyFile] {
@@ -395,8 +396,6 @@ final class LogSegment {
             } catch {
                 // Keep indexesDirty: the next full round tries again.
             }
-        } else {
-            writeIndexes()
         }
         return files
     }
