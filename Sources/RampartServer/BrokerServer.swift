@@ -20,6 +20,8 @@ public final class BrokerServer: @unchecked Sendable {
     private let group: MultiThreadedEventLoopGroup
     private var serverChannels: [Channel] = []
     private let connections = ConnectionRegistry()
+    /// Refuses connections that would leave the process fewer than a few descriptors (see the type).
+    private let descriptorGuard = ConnectionDescriptorGuard.process()
     public private(set) var broker: Broker?
     private var backgroundTasks: [Task<Void, Never>] = []
     private var listenerTLS: [ListenerTLS] = []
@@ -202,6 +204,7 @@ public final class BrokerServer: @unchecked Sendable {
         let maxPerIP = config.maxConnectionsPerIP
         let maxTotal = config.int("max.connections") ?? Int(Int32.max)
         let connections = self.connections
+        let descriptorGuard = self.descriptorGuard
         let logger = self.logger
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 512)
@@ -212,6 +215,14 @@ public final class BrokerServer: @unchecked Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 let host = channel.remoteAddress?.ipAddress ?? "unknown"
+                let descriptors = descriptorGuard.admit()
+                guard descriptors.admitted else {
+                    logger.warning("refusing connection: too few file descriptors left", metadata: [
+                        "client": "\(host)", "file.descriptors.open": "\(descriptors.open)",
+                        "file.descriptors.limit": "\(descriptorGuard.limit)", "kept.free": "\(descriptorGuard.floor)",
+                    ])
+                    return channel.close()
+                }
                 switch connections.open(host: host, channel: channel, perHostLimit: maxPerIP, totalLimit: maxTotal) {
                 case .accepted:
                     break

@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -109,5 +111,63 @@ public struct FileDescriptorBudget: Sendable {
         return "creating \(newPartitions) partition(s) needs \(needed) more file descriptor(s), but \(open) of the limit of "
             + "\(limit) (RLIMIT_NOFILE) are open and \(reserve) are kept in reserve for connections (\(reserveSource)); "
             + "raise the broker's file descriptor limit (ulimit -n, systemd LimitNOFILE) or delete topics"
+    }
+}
+
+/// Keeps client connections from taking the process's last file descriptors.
+///
+/// When every descriptor is in use, the next thing that needs one fails — and some of those cannot
+/// fail gracefully: libdispatch's worker-pool monitor (which runs the Swift concurrency thread pool
+/// on Linux) opens `/proc/<tid>/stat` once a second while work is queued and traps (SIGILL in
+/// `_dispatch_workq_monitor_pools`) when that `open` fails. So a new connection is refused while
+/// fewer than `floor` descriptors would be left. Counting `/proc/self/fd` costs time proportional to
+/// the descriptors open, so the count is sampled: taken again when it is older than a second or the
+/// estimate (last count + connections admitted since) comes near the limit.
+public final class ConnectionDescriptorGuard: Sendable {
+    /// Descriptors never handed to connections: for the runtime, fsyncs of directories, index writes,
+    /// segment rolls and checkpoints.
+    public static let defaultFloor = 32
+
+    private struct Sample {
+        var count = 0
+        var takenAt: ContinuousClock.Instant?
+        var admittedSince = 0
+    }
+
+    public let limit: Int
+    public let floor: Int
+    private let openCount: @Sendable () -> Int?
+    private let state = Mutex(Sample())
+
+    /// A guard over `limit` descriptors of which `floor` stay free; `openCount` counts the open ones.
+    public init(limit: Int, floor: Int = ConnectionDescriptorGuard.defaultFloor,
+                openCount: @escaping @Sendable () -> Int? = { FileDescriptorLimit.openCount() }) {
+        self.limit = limit
+        self.floor = floor
+        self.openCount = openCount
+    }
+
+    /// The process's current soft limit.
+    public static func process() -> ConnectionDescriptorGuard {
+        ConnectionDescriptorGuard(limit: FileDescriptorLimit.current().soft)
+    }
+
+    /// Whether a connection that has just been accepted (its descriptor already counts) may stay open;
+    /// when false, the caller closes it. Also the number of descriptors open, for the log.
+    public func admit() -> (admitted: Bool, open: Int) {
+        guard limit < Int.max else { return (true, 0) }
+        let now = ContinuousClock.now
+        return state.withLock { sample in
+            let estimate = sample.count + sample.admittedSince
+            let stale = sample.takenAt.map { now - $0 > .seconds(1) } ?? true
+            if stale || estimate + 64 >= limit - floor {
+                guard let count = openCount() else { return (true, 0) }
+                sample = Sample(count: count, takenAt: now, admittedSince: 0)
+            }
+            let open = sample.count + sample.admittedSince
+            guard open <= limit - floor else { return (false, open) }
+            sample.admittedSince += 1
+            return (true, open)
+        }
     }
 }

@@ -1,5 +1,6 @@
 import KafkaProtocol
 import NIOCore
+import Synchronization
 import SystemPackage
 import Testing
 @testable import RampartStorage
@@ -114,5 +115,28 @@ import Testing
         #expect(FileDescriptorBudget.automaticReserve(limit: 1 << 20) == 10_000)
         #expect(FileDescriptorBudget(limit: { 1000 }, openCount: { nil }, reserve: 0).refusal(newPartitions: 5000) == nil)
         #expect(FileDescriptorLimit.openCount().map { $0 > 0 } ?? true)
+    }
+}
+
+@Suite struct ConnectionDescriptorGuardTests {
+    @Test func connectionsStopShortOfTheLimit() {
+        let open = Mutex(900)
+        let guardian = ConnectionDescriptorGuard(limit: 1000, floor: 32, openCount: { open.withLock { $0 } })
+        // 900 open: connections are admitted up to 968 open (32 stay free). An accepted connection
+        // holds its descriptor when it is checked; a refused one is closed.
+        var admitted = 0
+        var refused: (admitted: Bool, open: Int) = (true, 0)
+        while admitted <= 200 {
+            open.withLock { $0 += 1 }
+            refused = guardian.admit()
+            guard refused.admitted else { open.withLock { $0 -= 1 }; break }
+            admitted += 1
+        }
+        #expect(admitted == 68, "901 … 968 open, then refused")
+        #expect(!refused.admitted && refused.open == 969)
+        // Connections closing make room again (the count is taken afresh near the limit).
+        open.withLock { $0 -= 10 }
+        #expect(guardian.admit().admitted)
+        #expect(ConnectionDescriptorGuard(limit: Int.max, openCount: { nil }).admit().admitted)
     }
 }
