@@ -142,79 +142,21 @@ public final class Broker: Sendable {
         public var message: String
     }
 
-    /// Creates a topic: validates it, records it in the metadata store, then creates its partition
-    /// logs. `partitions`/`replicationFactor` of -1 take the broker defaults.
+    /// Creates a topic: validates it, creates its partition logs, then records it in the metadata store
+    /// (`createTopics` for one topic). `partitions`/`replicationFactor` of -1 take the broker defaults.
     @discardableResult
     public func createTopic(name: String, partitions: Int32 = -1, replicationFactor: Int16 = -1,
                             configs: [String: String] = [:], validateOnly: Bool = false,
                             isInternal: Bool = false) async throws(TopicError) -> TopicMetadata {
-        if let problem = Self.validateTopicName(name) { throw TopicError(code: .invalidTopic, message: problem) }
-        let count = partitions == -1 ? settings.numPartitions : partitions
-        guard count > 0 else { throw TopicError(code: .invalidPartitions, message: "number of partitions must be larger than 0") }
-        let replication = replicationFactor == -1 ? settings.defaultReplicationFactor : replicationFactor
-        guard replication > 0 else { throw TopicError(code: .invalidReplicationFactor, message: "replication factor must be larger than 0") }
-        guard replication == 1 else {
-            throw TopicError(code: .invalidReplicationFactor,
-                             message: "replication factor \(replication) is larger than the 1 available broker")
-        }
-        let overrides: [String: String]
-        switch TopicConfigCatalog.validate(configs) {
-        case .success(let valid): overrides = valid
-        case .failure(let error): throw TopicError(code: .invalidConfig, message: error.message)
-        }
-        let logConfig: LogConfig
-        do {
-            logConfig = try TopicConfigCatalog.logConfig(overrides, defaults: await logs.config(forTopic: ""))
-        } catch {
-            throw TopicError(code: .invalidConfig, message: "\(error)")
-        }
-        let node = settings.nodeID
-        let topic = TopicMetadata(
-            name: name,
-            partitions: (0..<count).map { PartitionMetadata(partition: $0, leader: node, replicas: [node], isr: [node]) },
-            configs: overrides, isInternal: isInternal)
-        if await metadata.current().topics[name] != nil {
-            throw TopicError(code: .topicAlreadyExists, message: "topic '\(name)' already exists")
-        }
-        try checkFileDescriptors(newPartitions: Int(count), topic: name)
-        if validateOnly { return topic }
-        try await serializingTopicChanges { () async throws(TopicError) in
-            if await metadata.current().topics[name] != nil {
-                throw TopicError(code: .topicAlreadyExists, message: "topic '\(name)' already exists")
-            }
-            try checkFileDescriptors(newPartitions: Int(count), topic: name)
-            // The logs first, then the metadata: a failure removes the logs, and a crash in between leaves
-            // logs the start-up reconciliation deletes — never a topic recorded without its logs.
-            if !overrides.isEmpty { await logs.setTopicConfig(name, logConfig) }
-            let tps = topic.partitions.map { TopicPartition(topic: name, partition: $0.partition) }
-            do {
-                try await logs.createLogs(tps)
-            } catch {
-                if !overrides.isEmpty { await logs.setTopicConfig(name, nil) }
-                logger.error("cannot create the logs of a new topic", metadata: ["topic": "\(name)", "error": "\(error)"])
-                throw TopicError(code: .kafkaStorageError, message: "cannot create the logs of topic '\(name)': \(error)")
-            }
-            do {
-                _ = try await metadata.update { image in
-                    guard image.topics[name] == nil else { throw TopicError(code: .topicAlreadyExists, message: "topic '\(name)' already exists") }
-                    image.topics[name] = topic
-                }
-            } catch {
-                for tp in tps { try? await logs.deleteLog(tp) }
-                if !overrides.isEmpty { await logs.setTopicConfig(name, nil) }
-                if let error = error as? TopicError { throw error }
-                logger.error("cannot record a new topic", metadata: ["topic": "\(name)", "error": "\(error)"])
-                throw TopicError(code: .kafkaStorageError, message: "cannot record topic '\(name)': \(error)")
-            }
-        }
-        logger.info("created topic", metadata: ["topic": "\(name)", "partitions": "\(count)"])
-        return topic
+        let request = NewTopicRequest(name: name, partitions: partitions, replicationFactor: replicationFactor,
+                                      configs: configs, isInternal: isInternal)
+        return try await createTopics([request], validateOnly: validateOnly)[0].get()
     }
 
     /// Refuses `newPartitions` more partitions when they would eat into the descriptor reserve
     /// (POLICY_VIOLATION, as Kafka answers a creation policy's refusal, with the figures in the message).
-    func checkFileDescriptors(newPartitions: Int, topic: String) throws(TopicError) {
-        guard let problem = settings.fileDescriptors.refusal(newPartitions: newPartitions) else { return }
+    func checkFileDescriptors(newPartitions: Int, topic: String, open: Int? = nil) throws(TopicError) {
+        guard let problem = settings.fileDescriptors.refusal(newPartitions: newPartitions, open: open) else { return }
         logger.error("refusing new partitions: too few file descriptors left", metadata: ["topic": "\(topic)", "reason": "\(problem)"])
         throw TopicError(code: .policyViolation, message: problem)
     }

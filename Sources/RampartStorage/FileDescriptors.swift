@@ -100,10 +100,11 @@ public struct FileDescriptorBudget: Sendable {
     /// The reserve in effect for `limit`.
     public func reserve(limit: Int) -> Int { configuredReserve ?? Self.automaticReserve(limit: limit) }
 
-    /// Why `newPartitions` more partitions cannot be created now (nil when they fit).
-    public func refusal(newPartitions: Int) -> String? {
+    /// Why `newPartitions` more partitions cannot be created now (nil when they fit). `open` is the
+    /// number of descriptors open when the caller counted them already (`openCount()`).
+    public func refusal(newPartitions: Int, open counted: Int? = nil) -> String? {
         let limit = limit()
-        guard limit < Int.max, let open = openCount() else { return nil }
+        guard limit < Int.max, let open = counted ?? openCount() else { return nil }
         let reserve = reserve(limit: limit)
         let needed = newPartitions * Self.descriptorsPerPartition
         guard open + needed + reserve > limit else { return nil }

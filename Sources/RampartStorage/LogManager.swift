@@ -194,7 +194,10 @@ public actor LogManager {
     /// the logs are created concurrently (their fsyncs overlap) and each log directory's own entry is
     /// fsynced once at the end, not once per partition. If any fails, the ones created are deleted again
     /// and the first error is thrown — nothing is left half-created.
-    public func createLogs(_ tps: [TopicPartition]) async throws {
+    ///
+    /// With `syncLogDirectories` false the caller calls `syncLogDirectories()` after creating several
+    /// batches (one fsync per log directory for a whole CreateTopics request).
+    public func createLogs(_ tps: [TopicPartition], syncLogDirectories: Bool = true) async throws {
         for tp in tps where logs[tp] != nil { throw StorageError.alreadyExists(tp.directoryName) }
         var counts = Dictionary(grouping: logDirOf.values, by: { $0 }).mapValues(\.count)
         var planned: [(TopicPartition, PartitionLog, String)] = []
@@ -223,7 +226,7 @@ public actor LogManager {
             return failures.sorted { $0.0 < $1.0 }
         }
         var failure = failures.first?.1
-        if failure == nil {
+        if failure == nil && syncLogDirectories {
             for dir in Set(planned.map(\.2)) {
                 do { try fs.syncDirectory(dir) } catch {
                     failure = StorageError.io("sync log directory \(dir)", cause: error)
@@ -246,6 +249,15 @@ public actor LogManager {
         for (tp, log, dir) in planned {
             logs[tp] = log
             logDirOf[tp] = dir
+        }
+    }
+
+    /// Fsyncs every log directory (their new partition directories' entries).
+    public func syncLogDirectories() throws {
+        for dir in config.logDirs {
+            do { try fs.syncDirectory(dir) } catch {
+                throw StorageError.io("sync log directory \(dir)", cause: error)
+            }
         }
     }
 
