@@ -148,7 +148,9 @@ extension Broker {
         let open = topics.isEmpty ? nil : settings.fileDescriptors.openCount()  // counted once per request
         for topic in topics {
             do {
-                try checkFileDescriptors(newPartitions: planned + topic.topic.partitions.count, topic: topic.topic.name, open: open)
+                // The partitions of the topics admitted before this one count as open already.
+                try checkFileDescriptors(newPartitions: topic.topic.partitions.count, topic: topic.topic.name,
+                                         open: open.map { $0 + planned })
                 planned += topic.topic.partitions.count
                 admitted.append(topic)
             } catch {

@@ -184,7 +184,7 @@ def main():
     log(f"# load average {machine.load1():.2f}; RLIMIT_NOFILE {resource.getrlimit(resource.RLIMIT_NOFILE)}")
     results = []
     rampart = B.rampart(args.broker, work, "rampart", "Rampart (durable defaults)",
-                        extra=["num.partitions=8"])
+                        extra=["num.partitions=8", "rampart.authorizer.enabled=false"])
     runs = [(rampart, True)]
     if not args.no_peer:
         runs.append((B.tansu(B.tansu_binary(ROOT / ".venv-bench"), work), False))
