@@ -248,7 +248,7 @@ public struct CertificateSummary: Sendable, Equatable {
         }
         notBefore = Date(timeIntervalSince1970: TimeInterval(start))
         notAfter = Date(timeIntervalSince1970: TimeInterval(end))
-        if let raw = rampart_x509_subject_rfc2253(cert) {
+        if let raw = rampart_x509_name_rfc2253(X509_get_subject_name(cert)) {
             subject = String(cString: raw)
             free(raw)
         } else {
