@@ -140,7 +140,7 @@ public final class TLSContext: @unchecked Sendable {
             count += 1
         }
         // The loop ends on "no start line" at the end of the file; anything else is a broken CRL.
-        let errors = TLSError.drainOpenSSLErrors()
+        let errors = drainOpenSSLErrors()
         guard count > 0 else {
             throw TLSError(kind: .invalidFile, message: "CRL file \(path): no valid PEM CRL", openSSLErrors: errors)
         }
