@@ -34,6 +34,7 @@ public enum RampartMetricsRegistry {
                 .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1), .seconds(5),
             ]
             MetricsSystem.bootstrap(factory)
+            BrokerMetrics.discardInstruments()
         }
     }
 }
