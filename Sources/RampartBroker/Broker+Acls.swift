@@ -30,11 +30,12 @@ extension Broker {
     /// authorizer; returns those that were removed.
     @discardableResult
     public func deleteAcls(_ bindings: [AclBinding]) async throws -> [AclBinding] {
-        let keys = Set(bindings.map(\.rule))
-        let doomed: @Sendable (StoredAcl) -> Bool = { stored in Self.binding(stored).map { keys.contains($0.rule) } ?? false }
+        // A stored ACL is the wire form of its pattern and entry: equal stored forms are the same ACL,
+        // so nothing needs to be parsed back to compare.
+        let doomed = Set(bindings.map(Self.stored))
         // Changes are serialised, so the ACLs read before the update are those the update sees.
-        let before = try await changingAcls { acls in acls.removeAll(where: doomed) }
-        return Self.bindings(before.filter(doomed))
+        let before = try await changingAcls { acls in acls.removeAll(where: doomed.contains) }
+        return Self.bindings(before.filter(doomed.contains))
     }
 
     /// Every ACL in force (policy files first, then dynamic), as DescribeAcls lists them.
