@@ -38,9 +38,6 @@ extension Broker {
         return Self.bindings(before.filter(doomed.contains))
     }
 
-    /// Every ACL in force (policy files first, then dynamic), as DescribeAcls lists them.
-    public func allAcls() -> [AclBinding] { authorizer.snapshot.bindings }
-
     /// Applies `change` to the stored ACLs and the authorizer, one change at a time; returns the ACLs
     /// as they were before.
     @discardableResult

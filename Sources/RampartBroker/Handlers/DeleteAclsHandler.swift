@@ -16,7 +16,8 @@ struct DeleteAclsHandler: KafkaAPIHandler {
         guard authorization.allowsCluster(.alter) else {
             return errorResponse(request, .clusterAuthorizationFailed, RequestAuthorization.message(.clusterAuthorizationFailed))
         }
-        let acls = broker.allAcls()
+        // The ACLs in force when the request was authorized (policy files first, then dynamic).
+        let acls = authorization.snapshot.bindings
         var filters: [Result<AclBindingFilter, AclValidationError>] = []
         var doomed: [AclBinding] = []
         for wire in request.filters {
