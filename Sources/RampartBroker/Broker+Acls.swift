@@ -70,9 +70,16 @@ extension Broker {
 }
 
 extension RequestAuthorization {
-    /// Hands one audit event per changed ACL to the audit sink: the change was allowed by Alter on the
-    /// Cluster, under this request's policy.
-    func auditAclChanges(_ api: String, _ bindings: [AclBinding]) {
+    /// Records ACLs a request changed: an info log line (`what`: "created", "deleted") and one audit
+    /// event per ACL for the audit sink — the change was allowed by Alter on the Cluster, under this
+    /// request's policy.
+    func recordAclChanges(_ what: String, _ bindings: [AclBinding]) {
+        guard !bindings.isEmpty else { return }
+        broker.logger.info("ACLs \(what)", metadata: [
+            "principal": "\(context.principal)", "acls": "\(bindings.map { "\($0.pattern) \($0.entry)" })",
+            "fingerprint": "\(broker.authorizer.snapshot.fingerprint)",
+        ])
+        let api = context.apiKey.name
         let decision = snapshot.authorize(context.principal, host: context.clientHost, operation: .alter, .cluster, ResourcePattern.clusterName)
         let rule = snapshot.matchedBinding(decision)
         for binding in bindings {

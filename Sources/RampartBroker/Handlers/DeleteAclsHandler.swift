@@ -37,15 +37,11 @@ struct DeleteAclsHandler: KafkaAPIHandler {
             do {
                 let removed = try await broker.deleteAcls(doomed)
                 deleted = Set(removed.map(\.rule))
-                authorization.auditAclChanges("DeleteAcls", removed)
+                authorization.recordAclChanges("deleted", removed)
             } catch {
                 broker.logger.error("DeleteAcls: the metadata store refused the change: \(error)")
                 return errorResponse(request, .unknownServerError, "The ACLs could not be deleted: \(error)")
             }
-            broker.logger.info("ACLs deleted", metadata: [
-                "principal": "\(context.principal)", "acls": "\(doomed.map { "\($0.pattern) \($0.entry)" })",
-                "fingerprint": "\(broker.authorizer.snapshot.fingerprint)",
-            ])
         }
         var reported = Set<AclRuleKey>()
         let results: [DeleteAclsResponse.DeleteAclsFilterResult] = filters.map { outcome in
