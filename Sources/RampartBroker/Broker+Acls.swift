@@ -9,7 +9,17 @@ extension Broker {
     /// Loads the dynamic ACLs from the metadata store into the authorizer (start-up).
     public func loadDynamicAcls() async {
         let image = await metadata.current()
-        let bindings = Self.bindings(image.acls)
+        var bindings: [AclBinding] = []
+        for stored in image.acls {
+            do {
+                bindings.append(try Self.binding(stored))
+            } catch {
+                logger.error("a stored dynamic ACL is invalid and is not in force", metadata: [
+                    "resource": "\(stored.resourceType):\(stored.patternType):\(stored.resourceName)", "principal": "\(stored.principal)",
+                    "reason": "\(error.message)",
+                ])
+            }
+        }
         authorizer.replaceDynamicBindings(bindings)
         if !image.acls.isEmpty {
             logger.info("dynamic ACLs loaded", metadata: ["acls": "\(bindings.count)", "fingerprint": "\(authorizer.snapshot.fingerprint)"])
@@ -61,12 +71,13 @@ extension Broker {
                   host: binding.entry.host, operation: binding.entry.operation.rawValue, permission: binding.entry.permission.rawValue)
     }
 
-    static func binding(_ stored: StoredAcl) -> AclBinding? {
-        try? AclBinding(resourceType: stored.resourceType, resourceName: stored.resourceName, patternType: stored.patternType,
+    static func binding(_ stored: StoredAcl) throws(AclValidationError) -> AclBinding {
+        try AclBinding(resourceType: stored.resourceType, resourceName: stored.resourceName, patternType: stored.patternType,
                         principal: stored.principal, host: stored.host, operation: stored.operation, permission: stored.permission)
     }
 
-    static func bindings(_ stored: [StoredAcl]) -> [AclBinding] { stored.compactMap(binding) }
+    /// The stored ACLs that are valid (an invalid one is reported once, by `loadDynamicAcls`).
+    static func bindings(_ stored: [StoredAcl]) -> [AclBinding] { stored.compactMap { try? binding($0) } }
 }
 
 extension RequestAuthorization {
