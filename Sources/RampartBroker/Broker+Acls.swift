@@ -102,3 +102,28 @@ extension RequestAuthorization {
         }
     }
 }
+
+/// The filter fields DescribeAcls (the request itself) and DeleteAcls (each of its filters) carry,
+/// under the same names.
+protocol AclFilterFields {
+    var resourceTypeFilter: Int8 { get }
+    var resourceNameFilter: String? { get }
+    var patternTypeFilter: Int8 { get }
+    var principalFilter: String? { get }
+    var hostFilter: String? { get }
+    var operation: Int8 { get }
+    var permissionType: Int8 { get }
+}
+
+extension DescribeAclsRequest: AclFilterFields {}
+extension DeleteAclsRequest.DeleteAclsFilter: AclFilterFields {}
+
+extension AclBindingFilter {
+    /// The filter a DescribeAcls or DeleteAcls request carries. Version 0 of both knows only LITERAL
+    /// patterns: its filter is LITERAL whatever the field holds.
+    init(_ wire: some AclFilterFields, apiVersion: Int16) throws(AclValidationError) {
+        try self.init(resourceType: wire.resourceTypeFilter, resourceName: wire.resourceNameFilter,
+                      patternType: apiVersion == 0 ? PatternFilter.literal.rawValue : wire.patternTypeFilter,
+                      principal: wire.principalFilter, host: wire.hostFilter, operation: wire.operation, permission: wire.permissionType)
+    }
+}

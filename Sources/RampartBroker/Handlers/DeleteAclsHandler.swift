@@ -22,10 +22,7 @@ struct DeleteAclsHandler: KafkaAPIHandler {
         var doomed: [AclBinding] = []
         for wire in request.filters {
             do {
-                let filter = try AclBindingFilter(
-                    resourceType: wire.resourceTypeFilter, resourceName: wire.resourceNameFilter,
-                    patternType: context.apiVersion == 0 ? AclBindingFilter.PatternFilter.literal.rawValue : wire.patternTypeFilter,
-                    principal: wire.principalFilter, host: wire.hostFilter, operation: wire.operation, permission: wire.permissionType)
+                let filter = try AclBindingFilter(wire, apiVersion: context.apiVersion)
                 filters.append(.success(filter))
                 doomed += acls.filter { $0.source == .dynamic && filter.matches($0) }
             } catch {

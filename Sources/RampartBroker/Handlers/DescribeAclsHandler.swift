@@ -18,10 +18,7 @@ struct DescribeAclsHandler: KafkaAPIHandler {
         }
         let filter: AclBindingFilter
         do {
-            filter = try AclBindingFilter(
-                resourceType: request.resourceTypeFilter, resourceName: request.resourceNameFilter,
-                patternType: context.apiVersion == 0 ? AclBindingFilter.PatternFilter.literal.rawValue : request.patternTypeFilter,
-                principal: request.principalFilter, host: request.hostFilter, operation: request.operation, permission: request.permissionType)
+            filter = try AclBindingFilter(request, apiVersion: context.apiVersion)
         } catch {
             return DescribeAclsResponse(errorCode: KafkaErrorCode.invalidRequest.rawValue, errorMessage: "Invalid ACL filter: \(error.message)")
         }
