@@ -104,7 +104,7 @@ public final class AuditLog: AuthorizationAuditSink, Sendable {
             "prev": previous,
         ]
         if let rule = event.matchedRule {
-            fields["rule"] = "\(rule.entry.permission.kafkaName.uppercased()) \(rule.entry.operation.kafkaName) for \(rule.entry.principal) from \(rule.entry.host) on \(rule.pattern) (\(rule.source))"
+            fields["rule"] = rule.summary
         }
         if let action = event.action { fields["action"] = action }
         if !event.enforced { fields["mode"] = "shadow" }
