@@ -8,25 +8,37 @@ extension StoredSCRAMCredential {
                   storedKey: credential.base64StoredKey, serverKey: credential.base64ServerKey)
     }
 
-    /// The credential, or nil when the stored value is damaged (a damaged credential serves no login).
-    public func credential(for mechanism: SCRAMMechanism) -> SCRAMCredential? {
-        try? SCRAMCredential(mechanism: mechanism, base64Salt: salt, iterations: iterations,
-                             base64StoredKey: storedKey, base64ServerKey: serverKey)
+    /// The credential; throws saying what is wrong when the stored value is damaged.
+    public func credential(for mechanism: SCRAMMechanism) throws(SCRAMCredentialError) -> SCRAMCredential {
+        try SCRAMCredential(mechanism: mechanism, base64Salt: salt, iterations: iterations,
+                            base64StoredKey: storedKey, base64ServerKey: serverKey)
     }
 }
 
 extension ClusterMetadata {
     /// The SCRAM credential of `user` for `mechanism`, if stored and intact.
     public func scramCredential(user: String, mechanism: SCRAMMechanism) -> SCRAMCredential? {
-        scramCredentials[user]?[mechanism.name]?.credential(for: mechanism)
+        try? scramCredentials[user]?[mechanism.name]?.credential(for: mechanism)
     }
 }
 
 extension Broker {
     /// A credential lookup over the metadata as it is now. Each authentication takes one when it
-    /// starts, so a changed or deleted credential applies to the next connection.
+    /// starts, so a changed or deleted credential applies to the next connection. A damaged stored
+    /// credential serves no login (the user fails like an unknown one) and is logged as an error, so
+    /// the operator learns why the user cannot log in.
     public func scramCredentialSnapshot() async -> SCRAMCredentialLookup {
         let credentials = await metadata.current().scramCredentials
-        return { user, mechanism in credentials[user]?[mechanism.name]?.credential(for: mechanism) }
+        let logger = self.logger
+        return { user, mechanism in
+            guard let stored = credentials[user]?[mechanism.name] else { return nil }
+            do {
+                return try stored.credential(for: mechanism)
+            } catch {
+                logger.error("stored SCRAM credential is damaged and serves no login; set it again (rampart user update, or AlterUserScramCredentials)",
+                             metadata: ["user": "\(user)", "mechanism": "\(mechanism.name)", "error": "\(error)"])
+                return nil
+            }
+        }
     }
 }

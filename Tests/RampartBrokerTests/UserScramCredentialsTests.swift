@@ -65,6 +65,18 @@ import Testing
         #expect(after("alice", .sha256) == nil && after("alice", .sha512) != nil && after("bob", .sha512) != nil)
     }
 
+    /// A stored credential that does not decode (keys of the wrong size) serves no login, like an
+    /// unknown user (the snapshot logs it as an error).
+    @Test func aDamagedStoredCredentialServesNoLogin() async throws {
+        let fixture = try await fixture()
+        defer { Task { await fixture.close() } }
+        _ = try await fixture.broker.metadata.update { image in
+            image.scramCredentials["mallory"] = [SCRAMMechanism.sha512.name: StoredSCRAMCredential(salt: "c2FsdA==", iterations: 4096, storedKey: "AAAA", serverKey: "BBBB")]
+        }
+        let lookup = await fixture.broker.scramCredentialSnapshot()
+        #expect(lookup("mallory", .sha512) == nil)
+    }
+
     @Test func validationErrorsAreKafkas() async throws {
         let fixture = try await fixture()
         defer { Task { await fixture.close() } }
