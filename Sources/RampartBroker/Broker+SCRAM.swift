@@ -23,14 +23,20 @@ extension ClusterMetadata {
 }
 
 extension Broker {
-    /// A credential lookup over the metadata as it is now. Each authentication takes one when it
-    /// starts, so a changed or deleted credential applies to the next connection. A damaged stored
-    /// credential serves no login (the user fails like an unknown one) and is logged as an error, so
-    /// the operator learns why the user cannot log in.
-    public func scramCredentialSnapshot() async -> SCRAMCredentialLookup {
+    /// The credentials over the metadata as it is now. Each authentication takes a snapshot when it
+    /// starts, so a changed or deleted credential applies to the next connection. Unknown users get
+    /// decoys under the broker's key, shaped like the stored credentials. A damaged stored credential
+    /// serves no login (the user fails like an unknown one) and is logged as an error, so the operator
+    /// learns why the user cannot log in.
+    public func scramCredentialSnapshot() async -> SCRAMCredentials {
         let credentials = await metadata.current().scramCredentials
         let logger = self.logger
-        return { user, mechanism in
+        let decoys = scramDecoys.shaped(like: credentials.values.lazy.flatMap { byMechanism in
+            byMechanism.compactMap { name, stored in
+                SCRAMMechanism(name: name).map { ($0, SCRAMDecoys.Shape(iterations: stored.iterations, saltLength: stored.saltLength)) }
+            }
+        })
+        return SCRAMCredentials(decoys: decoys) { user, mechanism in
             guard let stored = credentials[user]?[mechanism.name] else { return nil }
             do {
                 return try stored.credential(for: mechanism)
@@ -40,5 +46,13 @@ extension Broker {
                 return nil
             }
         }
+    }
+}
+
+extension StoredSCRAMCredential {
+    /// The length of the salt in bytes, from its base64 form without decoding it.
+    var saltLength: Int {
+        let padding = salt.utf8.reversed().prefix { $0 == UInt8(ascii: "=") }.count
+        return salt.utf8.count / 4 * 3 - padding
     }
 }

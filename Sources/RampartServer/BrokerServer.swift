@@ -186,7 +186,7 @@ public final class BrokerServer: @unchecked Sendable {
     /// What a SASL listener's connections need to authenticate.
     struct SASLAuthentication: Sendable {
         var settings: SaslListenerSettings
-        var credentials: @Sendable () async -> SCRAMCredentialLookup
+        var credentials: @Sendable () async -> SCRAMCredentials
         var monitor: AuthenticationMonitor
     }
 

@@ -77,6 +77,21 @@ import Testing
         #expect(lookup("mallory", .sha512) == nil)
     }
 
+    /// An unknown user's decoy has the shape of the stored credentials (iterations and salt length),
+    /// and the broker keeps one decoy key: the same unknown name gets the same salt from every snapshot.
+    @Test func decoysFollowTheStoredCredentials() async throws {
+        let fixture = try await fixture()
+        defer { Task { await fixture.close() } }
+        let credential = try SCRAMCredential.generate(password: SASLPassword("pw"), mechanism: .sha512, iterations: 8192,
+                                                      salt: Array(repeating: 7, count: 20))
+        _ = try await fixture.broker.metadata.update { image in
+            image.scramCredentials["alice"] = [SCRAMMechanism.sha512.name: StoredSCRAMCredential(credential)]
+        }
+        let first = await fixture.broker.scramCredentialSnapshot().decoy("ghost", .sha512)
+        #expect(first.iterations == 8192 && first.salt.count == 20)
+        #expect(await fixture.broker.scramCredentialSnapshot().decoy("ghost", .sha512) == first)
+    }
+
     @Test func validationErrorsAreKafkas() async throws {
         let fixture = try await fixture()
         defer { Task { await fixture.close() } }

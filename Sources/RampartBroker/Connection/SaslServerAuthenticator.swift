@@ -105,7 +105,7 @@ public actor SaslServerAuthenticator {
 
     private let settings: SaslListenerSettings
     private let dispatcher: RequestDispatcher
-    private let credentials: @Sendable () async -> SCRAMCredentialLookup
+    private let credentials: @Sendable () async -> SCRAMCredentials
     private let logger: Logger
     /// Counts outcomes and backs off addresses that keep failing; shared by the broker's listeners.
     public nonisolated let monitor: AuthenticationMonitor
@@ -123,7 +123,7 @@ public actor SaslServerAuthenticator {
     /// (a snapshot taken at the handshake); `monitor` counts outcomes and applies the per-address
     /// backoff (none by default).
     public init(settings: SaslListenerSettings, dispatcher: RequestDispatcher,
-                credentials: @escaping @Sendable () async -> SCRAMCredentialLookup, logger: Logger,
+                credentials: @escaping @Sendable () async -> SCRAMCredentials, logger: Logger,
                 monitor: AuthenticationMonitor = AuthenticationMonitor(settings: .off)) {
         self.settings = settings
         self.dispatcher = dispatcher
