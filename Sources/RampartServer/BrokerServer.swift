@@ -108,10 +108,12 @@ public final class BrokerServer: @unchecked Sendable {
         // channels start with autoRead off, and the connections' handlers read the broker from `slot`.
         let slot = StartupSlot()
         var bound: [(ListenerConfig, Channel)] = []
+        let saslWorkers = SASLWorkers()
         for listener in listeners {
             let monitor = authenticationMonitor
             let authentication = saslSettings[listener.name].map { settings in
-                SASLAuthentication(settings: settings, credentials: { await slot.broker.scramCredentialSnapshot() }, monitor: monitor)
+                SASLAuthentication(settings: settings, credentials: { await slot.broker.scramCredentialSnapshot() }, monitor: monitor,
+                                   workers: saslWorkers)
             }
             let channel = try await bind(listener, slot: slot, tls: listenerTLS[listener.name], sasl: authentication)
             serverChannels.append(channel)
@@ -188,6 +190,7 @@ public final class BrokerServer: @unchecked Sendable {
         var settings: SaslListenerSettings
         var credentials: @Sendable () async -> SCRAMCredentials
         var monitor: AuthenticationMonitor
+        var workers: SASLWorkers
     }
 
     private func bind(_ listener: ListenerConfig, slot: StartupSlot, tls: ListenerTLS?, sasl: SASLAuthentication?) async throws -> Channel {
@@ -242,7 +245,7 @@ public final class BrokerServer: @unchecked Sendable {
                         preAuthenticationMaxFrameSize: sasl == nil ? nil : KafkaFrameLimits.defaultPreAuthenticationMaxFrameSize)
                     let authenticator = sasl.map {
                         SaslServerAuthenticator(settings: $0.settings, dispatcher: dispatcher, credentials: $0.credentials, logger: logger,
-                                                monitor: $0.monitor)
+                                                monitor: $0.monitor, workers: $0.workers)
                     }
                     try sync.addHandler(ByteToMessageHandler(KafkaFrameDecoder(limits: frameLimits)))
                     try sync.addHandler(MessageToByteHandler(KafkaFrameEncoder()))
