@@ -25,13 +25,15 @@ extension ClusterMetadata {
 extension Broker {
     /// The credentials over the metadata as it is now. Each authentication takes a snapshot when it
     /// starts, so a changed or deleted credential applies to the next connection. Unknown users get
-    /// decoys under the broker's key, shaped like the stored credentials. A damaged stored credential
+    /// decoys under the stored decoy key (see `ensureSCRAMDecoyKey`), shaped like the stored credentials. A damaged stored credential
     /// serves no login (the user fails like an unknown one) and is logged as an error, so the operator
     /// learns why the user cannot log in.
     public func scramCredentialSnapshot() async -> SCRAMCredentials {
-        let credentials = await metadata.current().scramCredentials
+        let image = await metadata.current()
+        let credentials = image.scramCredentials
         let logger = self.logger
-        let decoys = scramDecoys.shaped(like: credentials.values.lazy.flatMap { byMechanism in
+        let key = image.scramDecoyKey.flatMap(SCRAMDecoys.init(base64Key:)) ?? scramDecoys
+        let decoys = key.shaped(like: credentials.values.lazy.flatMap { byMechanism in
             byMechanism.compactMap { name, stored in
                 SCRAMMechanism(name: name).map { ($0, SCRAMDecoys.Shape(iterations: stored.iterations, saltLength: stored.saltLength)) }
             }
@@ -45,6 +47,17 @@ extension Broker {
                              metadata: ["user": "\(user)", "mechanism": "\(mechanism.name)", "error": "\(error)"])
                 return nil
             }
+        }
+    }
+}
+
+extension Broker {
+    /// Stores a decoy key in the metadata unless one is there, so unknown users' decoys stay the same
+    /// across restarts.
+    public func ensureSCRAMDecoyKey() async throws {
+        guard await metadata.current().scramDecoyKey == nil else { return }
+        _ = try await metadata.update { image in
+            if image.scramDecoyKey == nil { image.scramDecoyKey = SCRAMDecoys.newBase64Key() }
         }
     }
 }

@@ -95,8 +95,8 @@ public final class Broker: Sendable {
     /// Decides, per request, what its principal may do (see `Broker+Authorization.swift`): every
     /// handler checks it before reading or writing anything.
     public let authorizer: Authorizer
-    /// Decoy credentials for users without one (`scramCredentialSnapshot`): one key for the broker's
-    /// life, so repeated attempts for an unknown name see the same salt.
+    /// Decoy credentials for users without one (`scramCredentialSnapshot`) when the metadata holds no
+    /// decoy key (the server stores one at start-up): one key for the broker's life.
     let scramDecoys = SCRAMDecoys()
 
     public static let consumerOffsetsTopic = "__consumer_offsets"

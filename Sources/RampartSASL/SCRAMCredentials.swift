@@ -49,10 +49,22 @@ public struct SCRAMDecoys: Sendable {
     private let key: [UInt8]
     private var shapes: [SCRAMMechanism: Shape] = [:]
 
-    /// Decoys under a new random key, shaped like generated credentials.
-    public init() {
-        self.key = SCRAMCrypto.randomBytes(32)
+    /// Decoys under `key` (a new random one by default), shaped like generated credentials.
+    public init(key: [UInt8] = SCRAMDecoys.newKey()) {
+        self.key = key
     }
+
+    /// Decoys under a key kept in base64 (`newBase64Key`); nil when it does not decode to 32 bytes.
+    public init?(base64Key: String) {
+        guard let key = Base64.decode(base64Key), key.count == 32 else { return nil }
+        self.init(key: key)
+    }
+
+    /// A new random key for decoys.
+    public static func newKey() -> [UInt8] { SCRAMCrypto.randomBytes(32) }
+
+    /// A new random key for decoys, in base64 to be stored.
+    public static func newBase64Key() -> String { Base64.encode(newKey()) }
 
     /// The same key, with each mechanism's decoys shaped like the most common shape among `stored`
     /// (the shapes of the stored credentials; ties go to the larger iteration count, then the longer

@@ -127,6 +127,7 @@ public final class BrokerServer: @unchecked Sendable {
         let broker = Broker(settings: settings, metadata: store, logs: logManager, producerIDBlockEnd: image.producerIDBlockEnd,
                             logger: logger, clock: { Int64(Date().timeIntervalSince1970 * 1000) }, authorizer: authorizer)
         await broker.loadDynamicAcls()
+        if !saslSettings.isEmpty { try await broker.ensureSCRAMDecoyKey() }
         try await broker.reconcileLogs()
         try await broker.loadOffsets()
         await logManager.startBackgroundTasks()

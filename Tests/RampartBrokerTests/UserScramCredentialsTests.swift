@@ -92,6 +92,24 @@ import Testing
         #expect(await fixture.broker.scramCredentialSnapshot().decoy("ghost", .sha512) == first)
     }
 
+    /// The decoy key is kept in the metadata: a broker started again on it (here: a second broker on
+    /// the same store) gives an unknown name the same decoy, so a restart does not tell unknown names
+    /// from known ones. Storing the key again keeps the first.
+    @Test func theDecoyKeySurvivesARestart() async throws {
+        let fixture = try await fixture()
+        defer { Task { await fixture.close() } }
+        let broker = fixture.broker
+        try await broker.ensureSCRAMDecoyKey()
+        let key = await broker.metadata.current().scramDecoyKey
+        #expect(key != nil)
+        try await broker.ensureSCRAMDecoyKey()
+        #expect(await broker.metadata.current().scramDecoyKey == key)
+        let restarted = Broker(settings: broker.settings, metadata: broker.metadata, logs: broker.logs, producerIDBlockEnd: 0,
+                               logger: broker.logger, clock: broker.clock)
+        let before = await broker.scramCredentialSnapshot().decoy("ghost", .sha512)
+        #expect(await restarted.scramCredentialSnapshot().decoy("ghost", .sha512) == before)
+    }
+
     @Test func validationErrorsAreKafkas() async throws {
         let fixture = try await fixture()
         defer { Task { await fixture.close() } }
