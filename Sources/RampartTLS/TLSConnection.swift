@@ -94,11 +94,21 @@ final class TLSConnection {
         return rc == 1 ? .complete : classify(rc, operation: "TLS handshake")
     }
 
-    /// Decrypts into `buffer` (up to 16 KiB, one record); `.complete` means bytes were appended.
-    func read(into buffer: inout ByteBuffer) -> TLSOperationResult {
+    /// Ciphertext received and not yet taken by OpenSSL, in bytes.
+    var pendingCiphertext: Int { Int(BIO_ctrl_pending(networkToSSL)) }
+
+    /// Empties this thread's OpenSSL error queue, as `read` needs before a run of reads.
+    func clearErrors() {
         ERR_clear_error()
+    }
+
+    /// Decrypts into the writable bytes of `buffer` (at least one; at most one record); `.complete`
+    /// means bytes were appended. A record larger than the space stays in OpenSSL for the next read.
+    /// The thread's error queue must be empty (`clearErrors`): a successful read leaves it so, and a run
+    /// of reads ends at the first result that is not `.complete`.
+    func read(into buffer: inout ByteBuffer) -> TLSOperationResult {
         var rc: Int32 = 0
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 16 * 1024) { raw in
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 1) { raw in
             rc = SSL_read(ssl, raw.baseAddress, Int32(clamping: raw.count))
             return Int(max(rc, 0))
         }

@@ -190,19 +190,26 @@ public final class TLSHandler: ChannelDuplexHandler {
     // MARK: - Data
 
     /// Decrypts every complete record OpenSSL holds, passing the plaintext on in chunks of up to
-    /// 256 KiB (one `channelRead` per chunk, not per 16 KiB record, so a large request crosses the
-    /// pipeline a few times rather than once per record).
+    /// 256 KiB (one `channelRead` per chunk, not per record, so a large request crosses the pipeline a
+    /// few times rather than once per record). Each chunk's buffer is sized once from the ciphertext
+    /// waiting (plaintext is never longer, plus a record OpenSSL may hold), so it is not regrown and
+    /// copied as records arrive.
     private func readPlaintext(context: ChannelHandlerContext) {
-        var buffer = context.channel.allocator.buffer(capacity: 16 * 1024)
+        func newBuffer() -> ByteBuffer {
+            let expected = connection.pendingCiphertext + Self.maximumRecord
+            return context.channel.allocator.buffer(capacity: min(max(expected, Self.maximumRecord), Self.maximumReadChunk))
+        }
+        var buffer = newBuffer()
         func deliver() {
             guard buffer.readableBytes > 0 else { return }
             context.fireChannelRead(wrapInboundOut(buffer))
-            buffer = context.channel.allocator.buffer(capacity: 16 * 1024)
+            buffer = newBuffer()
         }
+        connection.clearErrors()
         while state == .active {
             switch connection.read(into: &buffer) {
             case .complete:
-                if buffer.readableBytes >= Self.maximumReadChunk { deliver() }
+                if buffer.writableBytes == 0 { deliver() }
             case .wantRead:
                 deliver()
                 // Reading can produce output (e.g. a TLS 1.3 KeyUpdate answer).
@@ -226,6 +233,8 @@ public final class TLSHandler: ChannelDuplexHandler {
     }
 
     private static let maximumReadChunk = 256 * 1024
+    /// The most plaintext one TLS record holds, with room for OpenSSL's record header read ahead.
+    private static let maximumRecord = 16 * 1024 + 512
 
     private func encryptAndSend(_ writes: [PendingWrite], context: ChannelHandlerContext) {
         guard !writes.isEmpty else { return }

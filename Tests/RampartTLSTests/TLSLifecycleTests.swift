@@ -159,4 +159,15 @@ import Testing
         let pair = try ChannelPair(client: try clientContext(), server: server)
         #expect(try pair.handshake().client?.cipherSuite == "TLS_CHACHA20_POLY1305_SHA256")
     }
+
+    /// Without `ssl.cipher.suites` a TLS 1.3 server prefers AES-128-GCM, though OpenSSL's default
+    /// client order puts AES-256-GCM first.
+    @Test func defaultTLS13SuiteIsAES128GCM() throws {
+        let server = try TLSContext(configuration: TLSConfiguration(
+            role: .server, certificateChainPath: certs.serverCertificate, privateKeyPath: certs.serverKey))
+        let pair = try ChannelPair(client: try clientContext(), server: server)
+        let result = try pair.handshake().client
+        #expect(result?.protocolVersion == "TLSv1.3")
+        #expect(result?.cipherSuite == "TLS_AES_128_GCM_SHA256")
+    }
 }
