@@ -37,7 +37,7 @@ final class TLSConnection {
         guard let ssl = SSL_new(context.handle) else {
             throw TLSError.fromQueue(.internalFailure, "SSL_new failed")
         }
-        guard let input = BIO_new(BIO_s_mem()), let output = BIO_new(BIO_s_mem()) else {
+        guard let input = rampart_borrowed_bio_new(), let output = BIO_new(BIO_s_mem()) else {
             SSL_free(ssl)
             throw TLSError.fromQueue(.internalFailure, "BIO_new failed")
         }
@@ -63,16 +63,26 @@ final class TLSConnection {
         SSL_free(ssl)
     }
 
-    /// Hands bytes received from the network to OpenSSL.
-    func feed(_ bytes: ByteBuffer) {
-        bytes.withUnsafeReadableBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                // Memory BIOs grow as needed; a write only fails on allocation failure.
-                let written = BIO_write(networkToSSL, raw.baseAddress! + offset, Int32(clamping: raw.count - offset))
-                guard written > 0 else { return }
-                offset += Int(written)
-            }
+    /// Received bytes OpenSSL has not read yet (kept between `receive` calls; usually none, as reads
+    /// run until OpenSSL asks for more).
+    private var unread: ByteBuffer?
+
+    /// Lends bytes received from the network to OpenSSL while `body` runs (handshake steps and reads
+    /// take them from where they lie, uncopied); bytes left unread are kept for the next call.
+    func receive(_ bytes: ByteBuffer, _ body: () -> Void) {
+        var input = bytes
+        if var held = unread {
+            held.writeImmutableBuffer(bytes)
+            input = held
+            unread = nil
+        }
+        let remaining = input.withUnsafeReadableBytes { raw in
+            rampart_borrowed_bio_lend(networkToSSL, raw.baseAddress, raw.count)
+            body()
+            return rampart_borrowed_bio_take_back(networkToSSL)
+        }
+        if remaining > 0 {
+            unread = input.getSlice(at: input.writerIndex - remaining, length: remaining)
         }
     }
 
@@ -95,7 +105,7 @@ final class TLSConnection {
     }
 
     /// Ciphertext received and not yet taken by OpenSSL, in bytes.
-    var pendingCiphertext: Int { Int(BIO_ctrl_pending(networkToSSL)) }
+    var pendingCiphertext: Int { Int(BIO_ctrl_pending(networkToSSL)) + (unread?.readableBytes ?? 0) }
 
     /// Empties this thread's OpenSSL error queue, as `read` needs before a run of reads.
     func clearErrors() {

@@ -84,19 +84,17 @@ public final class TLSHandler: ChannelDuplexHandler {
     /// Feeds ciphertext to OpenSSL and passes on the plaintext it yields.
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = unwrapInboundIn(data)
-        switch state {
-        case .closed:
-            return
-        case .idle:
-            startHandshake(context: context)
-            connection.feed(bytes)
-            if state == .handshaking { runHandshake(context: context) }
-        case .handshaking:
-            connection.feed(bytes)
-            runHandshake(context: context)
-        case .active:
-            connection.feed(bytes)
-            readPlaintext(context: context)
+        if state == .closed { return }
+        if state == .idle { startHandshake(context: context) }
+        connection.receive(bytes) {
+            switch state {
+            case .closed, .idle:
+                return
+            case .handshaking:
+                runHandshake(context: context)
+            case .active:
+                readPlaintext(context: context)
+            }
         }
     }
 

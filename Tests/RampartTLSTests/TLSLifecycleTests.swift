@@ -160,6 +160,28 @@ import Testing
         #expect(try pair.handshake().client?.cipherSuite == "TLS_CHACHA20_POLY1305_SHA256")
     }
 
+    /// Bytes lent to OpenSSL and not read during `receive` are kept and read in front of the next
+    /// bytes: a ClientHello received in two pieces, the first left unread, still gets its answer.
+    @Test func bytesLeftUnreadAreReadWithTheNextOnes() throws {
+        let client = try TLSConnection(context: try clientContext(), serverHostname: nil)
+        let server = try TLSConnection(context: try serverContext(), serverHostname: nil)
+        guard case .wantRead = client.handshake(), var hello = client.takeOutput(allocator: ByteBufferAllocator()) else {
+            Issue.record("the client produced no ClientHello")
+            return
+        }
+        let first = hello.readSlice(length: hello.readableBytes / 2)!
+        server.receive(first) {}
+        #expect(server.pendingCiphertext == first.readableBytes)
+        var step: TLSOperationResult?
+        server.receive(hello) { step = server.handshake() }
+        guard case .wantRead = step else {
+            Issue.record("the server did not take the whole ClientHello: \(String(describing: step))")
+            return
+        }
+        #expect(server.pendingCiphertext == 0)
+        #expect((server.takeOutput(allocator: ByteBufferAllocator())?.readableBytes ?? 0) > 0)
+    }
+
     /// Without `ssl.cipher.suites` a TLS 1.3 server prefers AES-128-GCM, though OpenSSL's default
     /// client order puts AES-256-GCM first.
     @Test func defaultTLS13SuiteIsAES128GCM() throws {

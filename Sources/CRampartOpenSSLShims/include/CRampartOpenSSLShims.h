@@ -5,6 +5,9 @@
 // SSL_ctrl-based setters, BIO_get_mem_data). The header only forward-declares OpenSSL's structs so
 // the types Swift sees come from COpenSSL alone.
 
+#include <stddef.h>
+
+struct bio_st;
 struct ssl_ctx_st;
 struct ssl_st;
 struct x509_st;
@@ -31,6 +34,17 @@ int rampart_x509_validity(struct x509_st *cert, long long *not_before, long long
 
 /// The CRL's nextUpdate as seconds since the epoch; 0 when it has none or it cannot be read.
 int rampart_x509_crl_next_update(struct X509_crl_st *crl, long long *next_update);
+
+/// A read-only BIO over bytes the caller lends (`rampart_borrowed_bio_lend`), so received ciphertext
+/// is read by OpenSSL where it lies instead of being copied into a memory BIO first. With nothing
+/// lent it asks the reader to retry, as an empty memory BIO does. NULL if OpenSSL cannot make one.
+struct bio_st *rampart_borrowed_bio_new(void);
+
+/// Lends `length` bytes at `bytes` to `bio` until `rampart_borrowed_bio_take_back`.
+void rampart_borrowed_bio_lend(struct bio_st *bio, const void *bytes, size_t length);
+
+/// Ends the loan; returns how many of the lent bytes (the last ones) were not read.
+size_t rampart_borrowed_bio_take_back(struct bio_st *bio);
 
 #include "CRampartCertificateShims.h"
 
