@@ -37,7 +37,7 @@ final class TLSConnection {
         guard let ssl = SSL_new(context.handle) else {
             throw TLSError.fromQueue(.internalFailure, "SSL_new failed")
         }
-        guard let input = rampart_borrowed_bio_new(), let output = BIO_new(BIO_s_mem()) else {
+        guard let input = rampart_borrowed_bio_new(), let output = rampart_lent_output_bio_new() else {
             SSL_free(ssl)
             throw TLSError.fromQueue(.internalFailure, "BIO_new failed")
         }
@@ -86,15 +86,50 @@ final class TLSConnection {
         }
     }
 
-    /// Takes the ciphertext OpenSSL produced so far, or nil if there is none.
+    /// Takes the ciphertext OpenSSL produced so far (handshake messages, alerts, close_notify), or nil
+    /// if there is none.
     func takeOutput(allocator: ByteBufferAllocator) -> ByteBuffer? {
-        let pending = BIO_ctrl_pending(sslToNetwork)
+        let pending = rampart_lent_output_bio_overflow_length(sslToNetwork)
         guard pending > 0 else { return nil }
         var buffer = allocator.buffer(capacity: pending)
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: pending) { raw in
-            Int(max(0, BIO_read(sslToNetwork, raw.baseAddress, Int32(clamping: pending))))
-        }
+        appendOutput(to: &buffer)
         return buffer
+    }
+
+    private func appendOutput(to buffer: inout ByteBuffer) {
+        let pending = rampart_lent_output_bio_overflow_length(sslToNetwork)
+        guard pending > 0 else { return }
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: pending) { raw in
+            rampart_lent_output_bio_drain_overflow(sslToNetwork, raw.baseAddress, raw.count)
+        }
+    }
+
+    /// Encrypts `plaintexts` in order, OpenSSL writing the records straight into one buffer sized for
+    /// them (after any ciphertext produced before); returns that buffer, or nil if there is nothing to
+    /// send, and the error of a write that failed (the session is then unusable; later writes were not
+    /// encrypted). `room` overrides the space reserved (tests: what does not fit still goes out, after).
+    func encrypt(_ plaintexts: [ByteBuffer], allocator: ByteBufferAllocator, room: Int? = nil) -> (output: ByteBuffer?, failure: TLSError?) {
+        var buffer = takeOutput(allocator: allocator) ?? allocator.buffer(capacity: 0)
+        let total = plaintexts.reduce(0) { $0 + $1.readableBytes }
+        // Per record: a header, the tag, the content type or an explicit nonce — under 64 bytes.
+        let room = room ?? total + (total / (16 * 1024) + plaintexts.count) * 64 + 256
+        var failure: TLSError?
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: room) { raw in
+            rampart_lent_output_bio_lend(sslToNetwork, raw.baseAddress, raw.count)
+            ERR_clear_error()
+            for plaintext in plaintexts where plaintext.readableBytes > 0 {
+                let rc = plaintext.withUnsafeReadableBytes { raw in
+                    SSL_write(ssl, raw.baseAddress, Int32(clamping: raw.count))
+                }
+                if rc <= 0, case .failed(let error) = classify(rc, operation: "TLS write") {
+                    failure = error
+                    break
+                }
+            }
+            return rampart_lent_output_bio_take_back(sslToNetwork)
+        }
+        appendOutput(to: &buffer)
+        return (buffer.readableBytes > 0 ? buffer : nil, failure)
     }
 
     /// Advances the handshake.
@@ -123,16 +158,6 @@ final class TLSConnection {
             return Int(max(rc, 0))
         }
         return rc > 0 ? .complete : classify(rc, operation: "TLS read")
-    }
-
-    /// Encrypts all of `plaintext` (memory BIOs never block, so OpenSSL takes it whole).
-    func write(_ plaintext: ByteBuffer) -> TLSOperationResult {
-        guard plaintext.readableBytes > 0 else { return .complete }
-        ERR_clear_error()
-        let rc = plaintext.withUnsafeReadableBytes { raw in
-            SSL_write(ssl, raw.baseAddress, Int32(clamping: raw.count))
-        }
-        return rc > 0 ? .complete : classify(rc, operation: "TLS write")
     }
 
     /// Queues close_notify (read it with `takeOutput`). We do not wait for the peer's reply.

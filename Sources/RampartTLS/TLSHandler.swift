@@ -236,16 +236,13 @@ public final class TLSHandler: ChannelDuplexHandler {
 
     private func encryptAndSend(_ writes: [PendingWrite], context: ChannelHandlerContext) {
         guard !writes.isEmpty else { return }
-        var promises: [EventLoopPromise<Void>] = []
-        for (index, write) in writes.enumerated() {
-            if case .failed(let error) = connection.write(write.data) {
-                promises.forEach { $0.fail(error) }
-                writes[index...].forEach { $0.promise?.fail(error) }
-                fail(context: context, error)
-                return
-            }
-            if let promise = write.promise { promises.append(promise) }
+        let (output, failure) = connection.encrypt(writes.map(\.data), allocator: context.channel.allocator)
+        if let error = failure {
+            writes.forEach { $0.promise?.fail(error) }
+            fail(context: context, error)
+            return
         }
+        let promises = writes.compactMap(\.promise)
         var combined: EventLoopPromise<Void>?
         if promises.count == 1 {
             combined = promises[0]
@@ -254,7 +251,11 @@ public final class TLSHandler: ChannelDuplexHandler {
             for waiting in promises { promise.futureResult.cascade(to: waiting) }
             combined = promise
         }
-        sendOutput(context: context, promise: combined)
+        if let output {
+            context.writeAndFlush(wrapOutboundOut(output), promise: combined)
+        } else {
+            combined?.succeed()
+        }
     }
 
     /// Writes and flushes whatever ciphertext OpenSSL produced; completes `promise` when it is sent.

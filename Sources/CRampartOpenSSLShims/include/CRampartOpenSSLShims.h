@@ -46,6 +46,24 @@ void rampart_borrowed_bio_lend(struct bio_st *bio, const void *bytes, size_t len
 /// Ends the loan; returns how many of the lent bytes (the last ones) were not read.
 size_t rampart_borrowed_bio_take_back(struct bio_st *bio);
 
+/// A write-only BIO over a region the caller lends (`rampart_lent_output_bio_lend`), so encrypted
+/// records land in the buffer that goes to the socket. Writes that do not fit, or come with no region
+/// lent (handshake messages, alerts), go to an overflow buffer the caller drains; once overflow holds
+/// bytes, later writes follow them there (order: region, then overflow). NULL if OpenSSL cannot make one.
+struct bio_st *rampart_lent_output_bio_new(void);
+
+/// Lends `capacity` bytes at `region` to `bio` until `rampart_lent_output_bio_take_back`.
+void rampart_lent_output_bio_lend(struct bio_st *bio, void *region, size_t capacity);
+
+/// Ends the loan; returns how many bytes were written into the region (from its start).
+size_t rampart_lent_output_bio_take_back(struct bio_st *bio);
+
+/// How many bytes wait in the overflow buffer.
+size_t rampart_lent_output_bio_overflow_length(struct bio_st *bio);
+
+/// Moves up to `capacity` bytes from the front of the overflow buffer to `out`; returns how many.
+size_t rampart_lent_output_bio_drain_overflow(struct bio_st *bio, void *out, size_t capacity);
+
 #include "CRampartCertificateShims.h"
 
 #endif
