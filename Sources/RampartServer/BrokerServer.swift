@@ -110,10 +110,12 @@ public final class BrokerServer: @unchecked Sendable {
         // channels start with autoRead off, and the connections' handlers read the broker from `slot`.
         let slot = StartupSlot()
         var bound: [(ListenerConfig, Channel)] = []
+        let saslWorkers = SASLWorkers()
         for listener in listeners {
             let monitor = authenticationMonitor
             let authentication = saslSettings[listener.name].map { settings in
-                SASLAuthentication(settings: settings, credentials: { await slot.broker.scramCredentialSnapshot() }, monitor: monitor)
+                SASLAuthentication(settings: settings, credentials: { await slot.broker.scramCredentialSnapshot() }, monitor: monitor,
+                                   workers: saslWorkers)
             }
             let channel = try await bind(listener, slot: slot, tls: listenerTLS[listener.name], sasl: authentication)
             serverChannels.append(channel)
@@ -127,6 +129,7 @@ public final class BrokerServer: @unchecked Sendable {
         let broker = Broker(settings: settings, metadata: store, logs: logManager, producerIDBlockEnd: image.producerIDBlockEnd,
                             logger: logger, clock: { Int64(Date().timeIntervalSince1970 * 1000) }, authorizer: authorizer)
         await broker.loadDynamicAcls()
+        if !saslSettings.isEmpty { try await broker.ensureSCRAMDecoyKey() }
         try await broker.reconcileLogs()
         try await broker.loadOffsets()
         await logManager.startBackgroundTasks()
@@ -194,8 +197,9 @@ public final class BrokerServer: @unchecked Sendable {
     /// What a SASL listener's connections need to authenticate.
     struct SASLAuthentication: Sendable {
         var settings: SaslListenerSettings
-        var credentials: @Sendable () async -> SCRAMCredentialLookup
+        var credentials: @Sendable () async -> SCRAMCredentials
         var monitor: AuthenticationMonitor
+        var workers: SASLWorkers
     }
 
     private func bind(_ listener: ListenerConfig, slot: StartupSlot, tls: ListenerTLS?, sasl: SASLAuthentication?) async throws -> Channel {
@@ -259,7 +263,7 @@ public final class BrokerServer: @unchecked Sendable {
                         preAuthenticationMaxFrameSize: sasl == nil ? nil : KafkaFrameLimits.defaultPreAuthenticationMaxFrameSize)
                     let authenticator = sasl.map {
                         SaslServerAuthenticator(settings: $0.settings, dispatcher: dispatcher, credentials: $0.credentials, logger: logger,
-                                                monitor: $0.monitor)
+                                                monitor: $0.monitor, workers: $0.workers)
                     }
                     try sync.addHandler(ByteToMessageHandler(KafkaFrameDecoder(limits: frameLimits)))
                     try sync.addHandler(MessageToByteHandler(KafkaFrameEncoder()))
