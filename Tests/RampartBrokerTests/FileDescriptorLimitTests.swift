@@ -41,6 +41,28 @@ import Testing
         #expect(await fixture.broker.metadata.current().topics["small"]?.partitions.count == 30)
     }
 
+    @Test func aCreateTopicsRequestIsOneMetadataUpdateAndTopicsFailOnTheirOwn() async throws {
+        let fixture = try await BrokerFixture.make()
+        defer { Task { await fixture.close() } }
+        try await fixture.broker.createTopic(name: "exists", partitions: 1)
+        let before = await fixture.broker.metadata.current().epoch
+        let response = try await fixture.send(CreateTopicsRequest(topics: [
+            Topic(name: "a", numPartitions: 4, replicationFactor: 1),
+            Topic(name: "exists", numPartitions: 2, replicationFactor: 1),
+            Topic(name: "bad name!", numPartitions: 1, replicationFactor: 1),
+            Topic(name: "b", numPartitions: 2, replicationFactor: 1, configs: [.init(name: "retention.ms", value: "60000")]),
+        ]), version: 7)
+        #expect(response.topics.map(\.name) == ["a", "exists", "bad name!", "b"], "answers in request order")
+        #expect(response.topics.map(\.errorCode) == [0, KafkaErrorCode.topicAlreadyExists.rawValue,
+                                                     KafkaErrorCode.invalidTopic.rawValue, 0])
+        let image = await fixture.broker.metadata.current()
+        #expect(image.epoch == before + 1, "the two new topics were recorded in one metadata update")
+        #expect(image.topics["a"]?.partitions.count == 4 && image.topics["b"]?.configs["retention.ms"] == "60000")
+        #expect(image.topics["exists"]?.partitions.count == 1)
+        for p in 0..<4 { #expect(await fixture.broker.logs.log(for: TopicPartition(topic: "a", partition: Int32(p))) != nil) }
+        #expect(await fixture.broker.logs.config(forTopic: "b").retentionMs == 60000)
+    }
+
     @Test func theBrokerKeepsServingWhenDescriptorsRunOut() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rampart-fd-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
