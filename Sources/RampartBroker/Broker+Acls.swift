@@ -75,14 +75,8 @@ extension RequestAuthorization {
     /// Hands one audit event per changed ACL to the audit sink: the change was allowed by Alter on the
     /// Cluster, under this request's policy.
     func auditAclChanges(_ api: String, _ bindings: [AclBinding]) {
-        let decision = snapshot.authorize(context.principal, host: context.clientHost, operation: .alter, .cluster, ResourcePattern.clusterName)
-        let rule = snapshot.matchedBinding(decision)
         for binding in bindings {
-            broker.authorizer.recordAllowed(AuthorizationEvent(
-                timeMs: broker.clock(), principal: context.principal, clientHost: context.clientHost, listener: context.listenerName,
-                apiKey: context.apiKey.rawValue, apiName: context.apiKey.name, operation: .alter, resourceType: .cluster,
-                resourceName: ResourcePattern.clusterName, decision: decision, matchedRule: rule, policyFingerprint: snapshot.fingerprint,
-                action: "\(api) \(binding.pattern) \(binding.entry)"))
+            auditChange(.alter, .cluster, ResourcePattern.clusterName, action: "\(api) \(binding.pattern) \(binding.entry)")
         }
     }
 }

@@ -111,7 +111,8 @@ public final class BrokerServer: @unchecked Sendable {
         for listener in listeners {
             let monitor = authenticationMonitor
             let authentication = saslSettings[listener.name].map { settings in
-                SASLAuthentication(settings: settings, credentials: { await slot.broker.scramCredentialSnapshot() }, monitor: monitor)
+                SASLAuthentication(settings: settings, credentials: { await slot.broker.scramCredentialSnapshot() }, monitor: monitor,
+                                   auditor: AuthenticationAuditor(authorizer: authorizer, clock: { Int64(Date().timeIntervalSince1970 * 1000) }))
             }
             let channel = try await bind(listener, slot: slot, tls: listenerTLS[listener.name], sasl: authentication)
             serverChannels.append(channel)
@@ -188,6 +189,8 @@ public final class BrokerServer: @unchecked Sendable {
         var settings: SaslListenerSettings
         var credentials: @Sendable () async -> SCRAMCredentialLookup
         var monitor: AuthenticationMonitor
+        /// Audits every login and failure (the authorizer's audit sink).
+        var auditor: AuthenticationAuditor
     }
 
     private func bind(_ listener: ListenerConfig, slot: StartupSlot, tls: ListenerTLS?, sasl: SASLAuthentication?) async throws -> Channel {
@@ -242,7 +245,7 @@ public final class BrokerServer: @unchecked Sendable {
                         preAuthenticationMaxFrameSize: sasl == nil ? nil : KafkaFrameLimits.defaultPreAuthenticationMaxFrameSize)
                     let authenticator = sasl.map {
                         SaslServerAuthenticator(settings: $0.settings, dispatcher: dispatcher, credentials: $0.credentials, logger: logger,
-                                                monitor: $0.monitor)
+                                                monitor: $0.monitor, auditor: $0.auditor)
                     }
                     try sync.addHandler(ByteToMessageHandler(KafkaFrameDecoder(limits: frameLimits)))
                     try sync.addHandler(MessageToByteHandler(KafkaFrameEncoder()))

@@ -1,4 +1,5 @@
 import KafkaProtocol
+import RampartAuthorizer
 import RampartMetadata
 
 /// CreateTopics (key 19): per topic a partition count and replication factor (-1 takes the broker
@@ -30,6 +31,11 @@ struct CreateTopicsHandler: KafkaAPIHandler {
                 continue
             }
             var result = await create(topic, validateOnly: request.validateOnly, version: context.apiVersion)
+            if result.errorCode == 0 && !request.validateOnly {
+                let configs = topic.configs.map { "\($0.name)=\($0.value ?? "")" }.joined(separator: ",")
+                authorization.auditChange(.create, clusterCreate ? .cluster : .topic, clusterCreate ? ResourcePattern.clusterName : topic.name,
+                                          action: "CreateTopics \(topic.name) (partitions \(result.numPartitions), replication factor \(result.replicationFactor)\(configs.isEmpty ? "" : ", configs \(configs)"))")
+            }
             if context.apiVersion >= 5 && result.errorCode == 0 && !authorization.allows(.describeConfigs, .topic, topic.name) {
                 result.configs = nil
                 result.topicConfigErrorCode = KafkaErrorCode.topicAuthorizationFailed.rawValue
