@@ -110,11 +110,12 @@ public final class BrokerServer: @unchecked Sendable {
         var bound: [(ListenerConfig, Channel)] = []
         for listener in listeners {
             let monitor = authenticationMonitor
+            let auditor = AuthenticationAuditor(authorizer: authorizer, clock: { Int64(Date().timeIntervalSince1970 * 1000) })
             let authentication = saslSettings[listener.name].map { settings in
                 SASLAuthentication(settings: settings, credentials: { await slot.broker.scramCredentialSnapshot() }, monitor: monitor,
-                                   auditor: AuthenticationAuditor(authorizer: authorizer, clock: { Int64(Date().timeIntervalSince1970 * 1000) }))
+                                   auditor: auditor)
             }
-            let channel = try await bind(listener, slot: slot, tls: listenerTLS[listener.name], sasl: authentication)
+            let channel = try await bind(listener, slot: slot, tls: listenerTLS[listener.name], sasl: authentication, auditor: auditor)
             serverChannels.append(channel)
             bound.append((listener, channel))
             if let address = channel.localAddress { boundAddresses[listener.name] = address }
@@ -193,8 +194,10 @@ public final class BrokerServer: @unchecked Sendable {
         var auditor: AuthenticationAuditor
     }
 
-    private func bind(_ listener: ListenerConfig, slot: StartupSlot, tls: ListenerTLS?, sasl: SASLAuthentication?) async throws -> Channel {
+    private func bind(_ listener: ListenerConfig, slot: StartupSlot, tls: ListenerTLS?, sasl: SASLAuthentication?,
+                      auditor: AuthenticationAuditor) async throws -> Channel {
         let limits = config.socketRequestMaxBytes
+        let clientAuth = config.listenerValue("ssl.client.auth", listener: listener.name) ?? "none"
         let idleMs = config.connectionsMaxIdleMs
         let maxPerIP = config.maxConnectionsPerIP
         let maxTotal = config.int("max.connections") ?? Int(Int32.max)
@@ -233,7 +236,8 @@ public final class BrokerServer: @unchecked Sendable {
                         try sync.addHandler(TLSHandshakeFailureCounter(listener: listener.name))
                         // On SASL_SSL the principal comes from SASL, not from a client certificate.
                         if sasl == nil {
-                            try sync.addHandler(TLSPrincipalHandler(rules: tls.principalRules, listener: listener.name, logger: logger))
+                            try sync.addHandler(TLSPrincipalHandler(rules: tls.principalRules, listener: listener.name, logger: logger,
+                                                                    auditor: auditor, auditHandshakeFailures: clientAuth != "none"))
                         }
                     }
                     if idleMs > 0 {

@@ -196,12 +196,34 @@ def test_audit_log(broker, pki, tmp_path):
             break
         time.sleep(0.1)
     assert stat.S_IMODE(os.stat(broker.audit).st_mode) == 0o600
-    denial = next(e for e in events if e["principal"] == "User:alice" and e["api"] == "Produce")
+    denial = next(e for e in events if e.get("principal") == "User:alice" and e.get("api") == "Produce")
     assert denial["decision"] == "DENIED" and denial["resource"] == "Topic:payments.eu" and denial["operation"] == "Write"
     assert denial["client"] == "127.0.0.1" and denial["listener"] == "SSL" and len(denial["prev"]) == 64 and denial["policy"]
     created = next(e for e in events if e.get("action", "").startswith("CreateAcls"))
     topic = next(e for e in events if e.get("action", "").startswith("CreateTopics payments.eu"))
     assert topic["decision"] == "ALLOWED" and topic["principal"] == "User:admin" and topic["operation"] == "Create"
+    # Client-certificate logins are audited with the mapped principal.
+    login = next(e for e in events if e.get("event") == "authentication" and e.get("principal") == "User:alice")
+    assert login["decision"] == "SUCCEEDED" and login["mechanism"] == "SSL" and login["listener"] == "SSL"
+
+    # A certificate from another CA fails the handshake: audited as a failed login, without a principal.
+    import socket
+    import ssl
+    make_ca(tmp_path, "rogue-ca")
+    issue(tmp_path, "rogue-ca", "mallory", "/O=Example/CN=mallory")
+    context = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+    context.load_cert_chain(str(tmp_path / "mallory.crt"), str(tmp_path / "mallory.key"))
+    try:
+        with context.wrap_socket(socket.create_connection((broker.host, broker.port), timeout=5), server_hostname="localhost") as tls:
+            tls.sendall(b"\0\0\0\0")
+            tls.recv(1)
+    except (OSError, ssl.SSLError):
+        pass
+    deadline = time.monotonic() + 5
+    while '"reason":"tls_handshake_failed"' not in broker.audit.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    failed = [json.loads(line) for line in broker.audit.read_text().splitlines() if '"reason":"tls_handshake_failed"' in line]
+    assert failed and failed[0]["decision"] == "FAILED" and "principal" not in failed[0] and failed[0]["mechanism"] == "SSL"
     assert created["decision"] == "ALLOWED" and created["principal"] == "User:admin" and "User:alice" in created["action"]
 
     verify = lambda path: subprocess.run([rampart_binary(), "audit", "verify", str(path)], capture_output=True, text=True, timeout=30)

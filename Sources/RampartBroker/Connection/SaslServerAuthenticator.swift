@@ -15,7 +15,8 @@ public struct AuthenticationAuditor: Sendable {
         self.clock = clock
     }
 
-    func record(_ connection: ConnectionInfo, mechanism: String, principal: KafkaPrincipal?, reauthentication: Bool, failure reason: String?) {
+    /// Records one outcome: success when `reason` is nil (with the principal), else a failure.
+    public func record(_ connection: ConnectionInfo, mechanism: String, principal: KafkaPrincipal?, reauthentication: Bool, failure reason: String?) {
         authorizer.recordAuthentication(AuthenticationEvent(
             timeMs: clock(), principal: principal, clientHost: connection.clientHost, listener: connection.listenerName,
             mechanism: mechanism, succeeded: reason == nil, reauthentication: reauthentication, reason: reason))
