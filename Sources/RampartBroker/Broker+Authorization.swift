@@ -60,7 +60,7 @@ struct RequestAuthorization {
     }
 
     /// Hands an allowed change to the audit sink (a user, topic or config change; ACL changes through
-    /// `auditAclChanges`): `operation` on the resource was the check that let it through, decided under
+    /// `recordAclChanges`): `operation` on the resource was the check that let it through, decided under
     /// this request's snapshot; `action` says what changed and must carry no secret.
     func auditChange(_ operation: AclOperation, _ type: AclResourceType, _ name: String, action: String) {
         let decision = snapshot.authorize(context.principal, host: context.clientHost, operation: operation, type, name)

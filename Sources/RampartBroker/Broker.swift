@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import RampartAuthorizer
 import RampartMetadata
+import RampartSASL
 import RampartStorage
 
 /// A listener as published to clients (Metadata, FindCoordinator).
@@ -94,6 +95,9 @@ public final class Broker: Sendable {
     /// Decides, per request, what its principal may do (see `Broker+Authorization.swift`): every
     /// handler checks it before reading or writing anything.
     public let authorizer: Authorizer
+    /// Decoy credentials for users without one (`scramCredentialSnapshot`) when the metadata holds no
+    /// decoy key (the server stores one at start-up): one key for the broker's life.
+    let scramDecoys = SCRAMDecoys()
 
     public static let consumerOffsetsTopic = "__consumer_offsets"
     public static let transactionStateTopic = "__transaction_state"

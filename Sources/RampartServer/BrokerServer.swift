@@ -108,12 +108,13 @@ public final class BrokerServer: @unchecked Sendable {
         // channels start with autoRead off, and the connections' handlers read the broker from `slot`.
         let slot = StartupSlot()
         var bound: [(ListenerConfig, Channel)] = []
+        let saslWorkers = SASLWorkers()
         for listener in listeners {
             let monitor = authenticationMonitor
             let auditor = AuthenticationAuditor(authorizer: authorizer, clock: { Int64(Date().timeIntervalSince1970 * 1000) })
             let authentication = saslSettings[listener.name].map { settings in
                 SASLAuthentication(settings: settings, credentials: { await slot.broker.scramCredentialSnapshot() }, monitor: monitor,
-                                   auditor: auditor)
+                                   workers: saslWorkers, auditor: auditor)
             }
             let channel = try await bind(listener, slot: slot, tls: listenerTLS[listener.name], sasl: authentication, auditor: auditor)
             serverChannels.append(channel)
@@ -127,6 +128,7 @@ public final class BrokerServer: @unchecked Sendable {
         let broker = Broker(settings: settings, metadata: store, logs: logManager, producerIDBlockEnd: image.producerIDBlockEnd,
                             logger: logger, clock: { Int64(Date().timeIntervalSince1970 * 1000) }, authorizer: authorizer)
         await broker.loadDynamicAcls()
+        if !saslSettings.isEmpty { try await broker.ensureSCRAMDecoyKey() }
         try await broker.reconcileLogs()
         try await broker.loadOffsets()
         await logManager.startBackgroundTasks()
@@ -188,8 +190,9 @@ public final class BrokerServer: @unchecked Sendable {
     /// What a SASL listener's connections need to authenticate.
     struct SASLAuthentication: Sendable {
         var settings: SaslListenerSettings
-        var credentials: @Sendable () async -> SCRAMCredentialLookup
+        var credentials: @Sendable () async -> SCRAMCredentials
         var monitor: AuthenticationMonitor
+        var workers: SASLWorkers
         /// Audits every login and failure (the authorizer's audit sink).
         var auditor: AuthenticationAuditor
     }
@@ -249,7 +252,7 @@ public final class BrokerServer: @unchecked Sendable {
                         preAuthenticationMaxFrameSize: sasl == nil ? nil : KafkaFrameLimits.defaultPreAuthenticationMaxFrameSize)
                     let authenticator = sasl.map {
                         SaslServerAuthenticator(settings: $0.settings, dispatcher: dispatcher, credentials: $0.credentials, logger: logger,
-                                                monitor: $0.monitor, auditor: $0.auditor)
+                                                monitor: $0.monitor, workers: $0.workers, auditor: $0.auditor)
                     }
                     try sync.addHandler(ByteToMessageHandler(KafkaFrameDecoder(limits: frameLimits)))
                     try sync.addHandler(MessageToByteHandler(KafkaFrameEncoder()))

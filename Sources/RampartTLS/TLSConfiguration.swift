@@ -33,7 +33,7 @@ public struct TLSConfiguration: Sendable {
     }
 
     /// The password of an encrypted private key (`ssl.key.password`). Never printed.
-    public struct KeyPassword: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public struct KeyPassword: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
         let value: String
         /// Wraps a password.
         public init(_ value: String) { self.value = value }

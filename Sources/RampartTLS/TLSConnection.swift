@@ -136,7 +136,7 @@ final class TLSConnection {
     var peerSubjectRFC2253: String? {
         guard let certificate = SSL_get1_peer_certificate(ssl) else { return nil }
         defer { X509_free(certificate) }
-        guard let subject = rampart_x509_subject_rfc2253(certificate) else { return nil }
+        guard let subject = rampart_x509_name_rfc2253(X509_get_subject_name(certificate)) else { return nil }
         defer { free(subject) }
         return String(cString: subject)
     }

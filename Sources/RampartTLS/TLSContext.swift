@@ -140,7 +140,7 @@ public final class TLSContext: @unchecked Sendable {
             count += 1
         }
         // The loop ends on "no start line" at the end of the file; anything else is a broken CRL.
-        let errors = TLSError.drainOpenSSLErrors()
+        let errors = drainOpenSSLErrors()
         guard count > 0 else {
             throw TLSError(kind: .invalidFile, message: "CRL file \(path): no valid PEM CRL", openSSLErrors: errors)
         }
@@ -248,7 +248,7 @@ public struct CertificateSummary: Sendable, Equatable {
         }
         notBefore = Date(timeIntervalSince1970: TimeInterval(start))
         notAfter = Date(timeIntervalSince1970: TimeInterval(end))
-        if let raw = rampart_x509_subject_rfc2253(cert) {
+        if let raw = rampart_x509_name_rfc2253(X509_get_subject_name(cert)) {
             subject = String(cString: raw)
             free(raw)
         } else {

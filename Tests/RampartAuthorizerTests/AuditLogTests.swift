@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import RampartAuthorizer
 
@@ -74,5 +75,18 @@ import Testing
         let failure = try #require(try JSONSerialization.jsonObject(with: Data(lines[2].utf8)) as? [String: String])
         #expect(failure["decision"] == "FAILED" && failure["reason"] == "invalid_credentials" && failure["reauthentication"] == "true")
         #expect(failure["principal"] == nil && failure["prev"] == SHA256Digest.hex(lines[1].utf8))
+    }
+
+    /// A write that fails (here: /dev/full, ENOSPC) is counted and reported once, naming the file and
+    /// the reason, not per lost event.
+    @Test func writeFailuresAreReported() throws {
+        let reports = Mutex<[String]>([])
+        let log = try AuditLog(path: "/dev/full") { problem in reports.withLock { $0.append(problem) } }
+        for i in 0..<3 { log.record(event(i)) }
+        log.flush()
+        #expect(log.writeFailures == 3)
+        let seen = reports.withLock { $0 }
+        #expect(seen.count == 1)
+        #expect(seen.first?.contains("/dev/full") == true && seen.first?.contains("lost") == true)
     }
 }

@@ -26,9 +26,6 @@ int rampart_ssl_set_server_name(struct ssl_st *ssl, const char *name);
 /// IP SANs. 1 on success.
 int rampart_ssl_set_expected_host(struct ssl_st *ssl, const char *name);
 
-/// The subject DN of `cert` in RFC 2253 form, malloc'ed (release with free()); NULL on failure.
-char *rampart_x509_subject_rfc2253(struct x509_st *cert);
-
 /// The certificate's notBefore and notAfter as seconds since the epoch (UTC). 1 on success.
 int rampart_x509_validity(struct x509_st *cert, long long *not_before, long long *not_after);
 

@@ -5,7 +5,10 @@ import NIOCore
 /// Serves one client connection: takes request frames (after `KafkaFrameDecoder`), dispatches them one
 /// at a time in arrival order, and writes each response before starting the next request, as Kafka does
 /// (a client pipelining requests gets its answers in order). While requests queue up beyond
-/// `maxQueuedRequests`, reading from the socket pauses, so a fast sender is held back by TCP.
+/// `maxQueuedRequests`, reading from the socket pauses, so a fast sender is held back by TCP. While the
+/// client authenticates (or re-authenticates), at most one frame waits behind the one being served, as
+/// Kafka reads one request at a time then: a client that has not authenticated cannot make the broker
+/// hold many pre-authentication-sized frames.
 ///
 /// On a SASL listener, frames go to a `SaslServerAuthenticator` until the client has authenticated;
 /// then the connection carries the authenticated principal and the frame limit rises from the
@@ -64,9 +67,12 @@ public final class KafkaConnectionHandler: ChannelDuplexHandler {
         processNext(context: context)
     }
 
+    /// How many frames may wait before reading pauses: one while the client authenticates.
+    private var queueLimit: Int { authenticating ? 1 : maxQueuedRequests }
+
     public func read(context: ChannelHandlerContext) {
         if authenticationFailed { return }
-        if queue.count >= maxQueuedRequests {
+        if queue.count >= queueLimit {
             readPending = true
         } else {
             context.read()
@@ -132,7 +138,7 @@ public final class KafkaConnectionHandler: ChannelDuplexHandler {
     private func processNext(context: ChannelHandlerContext) {
         guard !inFlight, !closing, let frame = queue.popFirst() else { return }
         inFlight = true
-        if readPending && queue.count < maxQueuedRequests {
+        if readPending && queue.count < queueLimit {
             readPending = false
             context.read()
         }
@@ -192,15 +198,10 @@ public final class KafkaConnectionHandler: ChannelDuplexHandler {
         case .noResponse:
             break
         case .close(let reason):
-            logger.warning("closing connection: \(reason)", metadata: ["client": "\(connection.clientHost)"])
-            close(context: context)
+            close(context: context, reason: reason)
             return
         }
-        if draining {
-            close(context: context)
-            return
-        }
-        processNext(context: context)
+        takeNext(context: context)
     }
 
     private func finishAuthentication(_ outcome: SaslServerAuthenticator.Outcome, context: ChannelHandlerContext) {
@@ -219,15 +220,25 @@ public final class KafkaConnectionHandler: ChannelDuplexHandler {
             failAuthentication(response, reason: reason, context: context)
             return
         case .close(let reason):
-            logger.warning("closing connection: \(reason)", metadata: ["client": "\(connection.clientHost)", "listener": "\(connection.listenerName)"])
-            close(context: context)
+            close(context: context, reason: reason)
             return
         }
+        takeNext(context: context)
+    }
+
+    /// After an answer: closes when draining (shutdown), else serves the next queued request.
+    private func takeNext(context: ChannelHandlerContext) {
         if draining {
             close(context: context)
-            return
+        } else {
+            processNext(context: context)
         }
-        processNext(context: context)
+    }
+
+    /// Closes because of a request or an authentication step, saying why.
+    private func close(context: ChannelHandlerContext, reason: String) {
+        logger.warning("closing connection: \(reason)", metadata: ["client": "\(connection.clientHost)", "listener": "\(connection.listenerName)"])
+        close(context: context)
     }
 
     private enum SessionCheck {
