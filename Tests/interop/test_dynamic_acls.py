@@ -11,6 +11,7 @@ from confluent_kafka.admin import (AclBinding, AclBindingFilter, AclOperation, A
                                    ResourcePatternType, ResourceType)
 
 from test_authorizer import config, consume_all, make_pki, mtls_broker, produce
+from pki import issue, make_ca
 from test_sasl import rampart_binary
 
 POLICY = """version: 1
