@@ -30,7 +30,8 @@ mkdir -p data/logs
 # The admin user. certs/admin.properties holds its password: it is made once, and if the data
 # directory was wiped (rm -rf data) the user is re-created with the same password.
 properties=certs/admin.properties
-if ! "$binary" user list --config "$config" | grep -q '^admin[[:space:]]'; then
+users=$("$binary" user list --config "$config")   # fails (and stops here) if a broker holds data/
+if ! grep -q '^admin[[:space:]]' <<<"$users"; then
   if [ -f "$properties" ]; then
     password=$(sed -n 's/^sasl\.password=//p' "$properties" | head -n 1)
     [ -n "$password" ] || { echo "make run: $properties has no sasl.password; remove it to make a new admin password" >&2; exit 1; }
@@ -56,5 +57,5 @@ PROPERTIES
   unset password
 fi
 
-echo "starting $binary serve --config $config in $home (Ctrl-C stops it)"
+echo "starting $binary serve --config $config in $home (Ctrl-C stops it); clients: --command-config $properties (user admin)"
 exec "$binary" serve --config "$config"
