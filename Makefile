@@ -21,12 +21,7 @@ build: deps
 ## 127.0.0.1, server and client use) and clients `admin`, `alice`, `bob`. Re-running keeps what exists.
 CERTS_DIR ?= certs
 certs: build
-	@bin="$$($(SWIFT) build --show-bin-path $(SWIFT_FLAGS))/rampart"; set -e; \
-	"$$bin" cert ca --dir $(CERTS_DIR) --cn "Rampart Development CA" --if-not-exists; \
-	"$$bin" cert issue --dir $(CERTS_DIR) --cn broker --san localhost --san 127.0.0.1 --server --client --if-not-exists; \
-	for user in admin alice bob; do \
-	  "$$bin" cert issue --dir $(CERTS_DIR) --cn $$user --client --if-not-exists; \
-	done
+	@scripts/certs.sh "$$($(SWIFT) build --show-bin-path $(SWIFT_FLAGS))/rampart" $(CERTS_DIR)
 
 build-release: deps
 	$(SWIFT) build -c release $(SWIFT_FLAGS)
@@ -113,7 +108,9 @@ fuzz: deps
 clean:
 	rm -rf .build .build-*
 
-## A single PLAINTEXT broker on 127.0.0.1:9092, data in ./data, in the foreground (local development).
+## The secure quick start, in the foreground: a SASL_SSL listener on 127.0.0.1:9093 (certificates of
+## `make certs`), SCRAM-SHA-512, super user admin (password only in certs/admin.properties, 0600), the
+## ACL policies of policies/; config/server.properties, data in ./data. Re-running reuses what exists.
 run: deps build-release
 	@exec scripts/run.sh
 

@@ -194,15 +194,20 @@ public struct AccessControlEntry: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// Where an ACL comes from: a policy file (file and line, for explain and audit) or the metadata store
-/// (created over CreateAcls or `rampart acl add`).
+/// (created over CreateAcls or `rampart acl add`); or, for a client reading a broker's ACLs over
+/// DescribeAcls (`rampart policy explain --bootstrap-server`), the broker — which of the two it is
+/// the protocol does not say.
 public enum AclSource: Hashable, Sendable, CustomStringConvertible {
     case file(path: String, line: Int)
     case dynamic
+    /// Read from a broker with DescribeAcls: a policy-file or a dynamic ACL of that broker.
+    case broker(String)
 
     public var description: String {
         switch self {
         case .file(let path, let line): "\(path):\(line)"
         case .dynamic: "dynamic ACL"
+        case .broker(let address): "ACL of broker \(address)"
         }
     }
 }

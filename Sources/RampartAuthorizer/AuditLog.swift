@@ -5,8 +5,8 @@ import Synchronization
 import Glibc
 #endif
 
-/// The audit log (`rampart.audit.log.path`): one JSON object per line for every denial and every allowed
-/// audited change, each carrying `prev`, the SHA-256 of the previous line (64 zeros for the first), so
+/// The audit log (`rampart.audit.log.path`): one JSON object per line for every denial, every allowed
+/// audited change (ACLs, users, topics, configs) and every authentication outcome, each carrying `prev`, the SHA-256 of the previous line (64 zeros for the first), so
 /// `rampart audit verify` detects an edited, dropped or reordered line. The file is created with mode
 /// 0600 and appended to; events are formatted and written on the log's own serial queue, never on the
 /// event loops (`record` only enqueues).
@@ -54,7 +54,11 @@ public final class AuditLog: AuthorizationAuditSink, Sendable {
     public var writeFailures: Int { failures.load(ordering: .relaxed) }
 
     public func record(_ event: AuthorizationEvent) {
-        queue.async { self.write(event) }
+        queue.async { self.write { Self.line(event, previous: $0) } }
+    }
+
+    public func record(_ event: AuthenticationEvent) {
+        queue.async { self.write { Self.line(event, previous: $0) } }
     }
 
     /// Waits until every event recorded so far is written.
@@ -62,9 +66,10 @@ public final class AuditLog: AuthorizationAuditSink, Sendable {
         queue.sync {}
     }
 
-    private func write(_ event: AuthorizationEvent) {
+    /// Appends the line `format` makes from the previous line's hash (on the log's queue).
+    private func write(_ format: (String) -> String) {
         let previous = last.withLock { $0 }
-        var line = Self.line(event, previous: previous)
+        var line = format(previous)
         let hash = SHA256Digest.hex(line.utf8)
         line.append("\n")
         let error = line.utf8CString.withUnsafeBufferPointer { buffer -> Int32? in
@@ -108,6 +113,29 @@ public final class AuditLog: AuthorizationAuditSink, Sendable {
         }
         if let action = event.action { fields["action"] = action }
         if !event.enforced { fields["mode"] = "shadow" }
+        return json(fields)
+    }
+
+    /// An authentication event as a JSON line (keys sorted, no newline): `"event":"authentication"`,
+    /// decision SUCCEEDED or FAILED, the mechanism, and for a failure its reason code.
+    static func line(_ event: AuthenticationEvent, previous: String) -> String {
+        var fields: [String: String] = [
+            "event": "authentication",
+            "time": Self.timestamp(event.timeMs),
+            "client": event.clientHost,
+            "listener": event.listener,
+            "mechanism": event.mechanism,
+            "decision": event.succeeded ? "SUCCEEDED" : "FAILED",
+            "policy": event.policyFingerprint,
+            "prev": previous,
+        ]
+        if let principal = event.principal { fields["principal"] = principal.description }
+        if let reason = event.reason { fields["reason"] = reason }
+        if event.reauthentication { fields["reauthentication"] = "true" }
+        return json(fields)
+    }
+
+    private static func json(_ fields: [String: String]) -> String {
         let data = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
     }

@@ -77,6 +77,15 @@ public final class Authorizer: Sendable {
         target?.record(event)
     }
 
+    /// Hands an authentication outcome (a SASL login, re-authentication or failure) to the audit sink,
+    /// stamped with the fingerprint of the policy in force.
+    public func recordAuthentication(_ event: AuthenticationEvent) {
+        guard let target = sink.withLock({ $0 }) else { return }
+        var event = event
+        if event.policyFingerprint.isEmpty { event.policyFingerprint = snapshot.fingerprint }
+        target.record(event)
+    }
+
     /// Requests (or parts of requests) denied since start-up.
     public var deniedCount: Int { denials.load(ordering: .relaxed) }
 }
@@ -84,6 +93,46 @@ public final class Authorizer: Sendable {
 /// Receives authorization events (the audit log implements this).
 public protocol AuthorizationAuditSink: Sendable {
     func record(_ event: AuthorizationEvent)
+    /// Authentication outcomes; sinks that only want authorization events need not implement it.
+    func record(_ event: AuthenticationEvent)
+}
+
+extension AuthorizationAuditSink {
+    public func record(_ event: AuthenticationEvent) {}
+}
+
+/// One authentication worth auditing: a SASL login or re-authentication that succeeded or failed.
+/// Carries no credential: a failure names the mechanism and a reason code, not the user name the
+/// client claimed (it is unproven) and never a password or token.
+public struct AuthenticationEvent: Sendable {
+    /// Milliseconds since the epoch.
+    public var timeMs: Int64
+    /// The authenticated principal; nil for a failure.
+    public var principal: KafkaPrincipal?
+    public var clientHost: String
+    public var listener: String
+    /// The SASL mechanism (e.g. SCRAM-SHA-512).
+    public var mechanism: String
+    public var succeeded: Bool
+    /// A re-authentication on an open connection (KIP-368) rather than a first login.
+    public var reauthentication: Bool
+    /// Why it failed: a reason code such as `invalid_credentials`, `backoff`, `principal_changed`.
+    public var reason: String?
+    /// `AclSnapshot.fingerprint` of the policy in force (filled in by `Authorizer` when empty).
+    public var policyFingerprint: String
+
+    public init(timeMs: Int64, principal: KafkaPrincipal?, clientHost: String, listener: String, mechanism: String,
+                succeeded: Bool, reauthentication: Bool = false, reason: String? = nil, policyFingerprint: String = "") {
+        self.timeMs = timeMs
+        self.principal = principal
+        self.clientHost = clientHost
+        self.listener = listener
+        self.mechanism = mechanism
+        self.succeeded = succeeded
+        self.reauthentication = reauthentication
+        self.reason = reason
+        self.policyFingerprint = policyFingerprint
+    }
 }
 
 /// One authorization worth auditing: who asked what, where from, and what was decided by which rule.

@@ -91,14 +91,8 @@ extension RequestAuthorization {
             "fingerprint": "\(broker.authorizer.snapshot.fingerprint)",
         ])
         let api = context.apiKey.name
-        let decision = snapshot.authorize(context.principal, host: context.clientHost, operation: .alter, .cluster, ResourcePattern.clusterName)
-        let rule = snapshot.matchedBinding(decision)
         for binding in bindings {
-            broker.authorizer.recordAllowed(AuthorizationEvent(
-                timeMs: broker.clock(), principal: context.principal, clientHost: context.clientHost, listener: context.listenerName,
-                apiKey: context.apiKey.rawValue, apiName: context.apiKey.name, operation: .alter, resourceType: .cluster,
-                resourceName: ResourcePattern.clusterName, decision: decision, matchedRule: rule, policyFingerprint: snapshot.fingerprint,
-                action: "\(api) \(binding.pattern) \(binding.entry)"))
+            auditChange(.alter, .cluster, ResourcePattern.clusterName, action: "\(api) \(binding.pattern) \(binding.entry)")
         }
     }
 }

@@ -59,6 +59,18 @@ struct RequestAuthorization {
             enforced: !isShadow))
     }
 
+    /// Hands an allowed change to the audit sink (a user, topic or config change; ACL changes through
+    /// `recordAclChanges`): `operation` on the resource was the check that let it through, decided under
+    /// this request's snapshot; `action` says what changed and must carry no secret.
+    func auditChange(_ operation: AclOperation, _ type: AclResourceType, _ name: String, action: String) {
+        let decision = snapshot.authorize(context.principal, host: context.clientHost, operation: operation, type, name)
+        broker.authorizer.recordAllowed(AuthorizationEvent(
+            timeMs: broker.clock(), principal: context.principal, clientHost: context.clientHost, listener: context.listenerName,
+            apiKey: context.apiKey.rawValue, apiName: context.apiKey.name, operation: operation, resourceType: type,
+            resourceName: name, decision: decision, matchedRule: snapshot.matchedBinding(decision), policyFingerprint: snapshot.fingerprint,
+            action: action))
+    }
+
     private static func reason(_ decision: AuthorizationDecision, _ rule: AclBinding?) -> String {
         switch decision.reason {
         case .deniedByAcl: rule.map { "DENY ACL \($0.pattern) \($0.entry) (\($0.source))" } ?? "DENY ACL"

@@ -6,7 +6,7 @@ import RampartAuthorizer
 struct PolicyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
-        abstract: "Check ACL policy files and explain decisions, offline.",
+        abstract: "Check ACL policy files and explain decisions (offline, or against a running broker).",
         subcommands: [Check.self, Explain.self, Test.self, Diff.self]
     )
 
@@ -41,7 +41,15 @@ struct PolicyCommand: AsyncParsableCommand {
 
     struct Explain: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Whether a principal may perform an operation on a resource under a policy, and which rule decides.")
+            abstract: "Whether a principal may perform an operation on a resource under a policy, and which rule decides.",
+            discussion: """
+                Offline (--policy FILE|DIR): the policy files, with --super-users as in server.properties; the deciding \
+                rule is named with its file:line. Online (--bootstrap-server, --command-config): the ACLs a running broker \
+                enforces (DescribeAcls: policy-file and dynamic ACLs; needs Describe on the Cluster) and its super.users, \
+                allow.everyone.if.no.acl.found and authorizer settings (DescribeConfigs; needs DescribeConfigs on the \
+                Cluster), evaluated with the broker's own rules. DescribeAcls does not say which ACLs come from policy \
+                files, so online the deciding rule is named without file:line.
+                """)
         @Option(help: "The principal, e.g. User:alice.") var principal: String
         @Option(help: "The operation: Read, Write, Create, Delete, Alter, Describe, ClusterAction, DescribeConfigs, AlterConfigs, IdempotentWrite, CreateTokens, DescribeTokens.")
         var operation: String
@@ -50,8 +58,17 @@ struct PolicyCommand: AsyncParsableCommand {
         @Flag(help: "The cluster.") var cluster = false
         @Option(name: .customLong("transactional-id"), help: "A transactional id.") var transactionalId: String?
         @Option(help: "The client's address (default: any address an ACL with host \"*\" covers).") var host: String = "0.0.0.0"
-        @Option(help: "The policy file or directory.") var policy: String
-        @Option(name: .customLong("super-users"), help: "super.users, as in server.properties (;-separated).") var superUsers: String = ""
+        @Option(help: "Offline: the policy file or directory.") var policy: String?
+        @Option(name: .customLong("super-users"), help: "super.users, as in server.properties (;-separated). Online it replaces the broker's.") var superUsers: String?
+        @Option(name: .customLong("bootstrap-server"), help: "Online: a running broker to ask (host:port).") var bootstrapServer: String?
+        @Option(name: .customLong("command-config"), help: "Online: client properties (security.protocol, ssl.*, sasl.*).") var commandConfig: String?
+
+        func validate() throws {
+            guard (policy == nil) != (bootstrapServer == nil) else {
+                throw ValidationError("give either --policy FILE|DIR (offline) or --bootstrap-server (online)")
+            }
+            if commandConfig != nil && bootstrapServer == nil { throw ValidationError("--command-config goes with --bootstrap-server") }
+        }
 
         func run() async throws {
             let resources: [(AclResourceType, String)] = [topic.map { (.topic, $0) }, group.map { (.group, $0) },
@@ -64,20 +81,35 @@ struct PolicyCommand: AsyncParsableCommand {
                 throw ValidationError("--operation \(operation) is not an operation a request checks")
             }
             let who: KafkaPrincipal
-            let config: AuthorizerConfig
+            let givenSuperUsers: [KafkaPrincipal]?
             do {
                 who = try KafkaPrincipal(parsing: principal)
-                config = AuthorizerConfig(superUsers: try AuthorizerConfig.parseSuperUsers(superUsers))
+                givenSuperUsers = try superUsers.map { try AuthorizerConfig.parseSuperUsers($0) }
             } catch {
                 throw ValidationError("\(error)")
             }
+            if let bootstrapServer {
+                var arguments = ["--bootstrap-server", bootstrapServer]
+                if let commandConfig { arguments += ["--command-config", commandConfig] }
+                let connection = try ConnectionOptions.parse(arguments)
+                try await runClientCommand(connection) { cluster in
+                    let online = try await OnlineExplain.snapshot(cluster: cluster, bootstrap: bootstrapServer, type, name,
+                                                                  superUsers: givenSuperUsers)
+                    let explanation = online.snapshot.explain(who, host: host, operation: op, type, name)
+                    print(explanation)
+                    for note in online.notes { print("note: \(note)") }
+                    if explanation.matchedRule != nil { print("note: \(OnlineExplain.originNote)") }
+                }
+                return
+            }
             let bindings: [AclBinding]
             do {
-                bindings = try PolicyPath.load(policy)
+                bindings = try PolicyPath.load(policy!)
             } catch {
                 printError("\(error)")
                 throw ExitCode(1)
             }
+            let config = AuthorizerConfig(superUsers: givenSuperUsers ?? [])
             let explanation = AclSnapshot(config: config, fileBindings: bindings).explain(who, host: host, operation: op, type, name)
             print(explanation)
         }

@@ -113,11 +113,12 @@ public final class BrokerServer: @unchecked Sendable {
         let saslWorkers = SASLWorkers()
         for listener in listeners {
             let monitor = authenticationMonitor
+            let auditor = AuthenticationAuditor(authorizer: authorizer, clock: { Int64(Date().timeIntervalSince1970 * 1000) })
             let authentication = saslSettings[listener.name].map { settings in
                 SASLAuthentication(settings: settings, credentials: { await slot.broker.scramCredentialSnapshot() }, monitor: monitor,
-                                   workers: saslWorkers)
+                                   workers: saslWorkers, auditor: auditor)
             }
-            let channel = try await bind(listener, slot: slot, tls: listenerTLS[listener.name], sasl: authentication)
+            let channel = try await bind(listener, slot: slot, tls: listenerTLS[listener.name], sasl: authentication, auditor: auditor)
             serverChannels.append(channel)
             bound.append((listener, channel))
             if let address = channel.localAddress { boundAddresses[listener.name] = address }
@@ -200,10 +201,14 @@ public final class BrokerServer: @unchecked Sendable {
         var credentials: @Sendable () async -> SCRAMCredentials
         var monitor: AuthenticationMonitor
         var workers: SASLWorkers
+        /// Audits every login and failure (the authorizer's audit sink).
+        var auditor: AuthenticationAuditor
     }
 
-    private func bind(_ listener: ListenerConfig, slot: StartupSlot, tls: ListenerTLS?, sasl: SASLAuthentication?) async throws -> Channel {
+    private func bind(_ listener: ListenerConfig, slot: StartupSlot, tls: ListenerTLS?, sasl: SASLAuthentication?,
+                      auditor: AuthenticationAuditor) async throws -> Channel {
         let limits = config.socketRequestMaxBytes
+        let clientAuth = config.listenerValue("ssl.client.auth", listener: listener.name) ?? "none"
         let idleMs = config.connectionsMaxIdleMs
         let maxPerIP = config.maxConnectionsPerIP
         let maxTotal = config.int("max.connections") ?? Int(Int32.max)
@@ -251,7 +256,8 @@ public final class BrokerServer: @unchecked Sendable {
                         try sync.addHandler(TLSHandshakeFailureCounter(listener: listener.name))
                         // On SASL_SSL the principal comes from SASL, not from a client certificate.
                         if sasl == nil {
-                            try sync.addHandler(TLSPrincipalHandler(rules: tls.principalRules, listener: listener.name, logger: logger))
+                            try sync.addHandler(TLSPrincipalHandler(rules: tls.principalRules, listener: listener.name, logger: logger,
+                                                                    auditor: auditor, auditHandshakeFailures: clientAuth != "none"))
                         }
                     }
                     if idleMs > 0 {
@@ -263,7 +269,7 @@ public final class BrokerServer: @unchecked Sendable {
                         preAuthenticationMaxFrameSize: sasl == nil ? nil : KafkaFrameLimits.defaultPreAuthenticationMaxFrameSize)
                     let authenticator = sasl.map {
                         SaslServerAuthenticator(settings: $0.settings, dispatcher: dispatcher, credentials: $0.credentials, logger: logger,
-                                                monitor: $0.monitor, workers: $0.workers)
+                                                monitor: $0.monitor, workers: $0.workers, auditor: $0.auditor)
                     }
                     try sync.addHandler(ByteToMessageHandler(KafkaFrameDecoder(limits: frameLimits)))
                     try sync.addHandler(MessageToByteHandler(KafkaFrameEncoder()))

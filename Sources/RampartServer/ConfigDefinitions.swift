@@ -145,7 +145,7 @@ public enum BrokerConfigKeys {
         .init("rampart.authorizer.mode", .choice(["enforce", "shadow"]), default: "enforce",
               "enforce: denied requests are refused. shadow: they are logged and audited (mode=shadow) but served, for a safe rollout."),
         .init("rampart.audit.log.path", .string, default: nil,
-              "The audit log: JSON lines (mode 0600) for every denied request and every allowed ACL change, hash-chained (rampart audit verify)."),
+              "The audit log: JSON lines (mode 0600) for every denied request, every allowed ACL, user, topic and topic config change and every authentication (SASL, client certificates), hash-chained (rampart audit verify)."),
         .init("rampart.acl.policy.reload.interval.ms", .long(0...60_000), default: "500",
               "How often the policy files are checked for changes (a change applies once stable for one interval; 0: only on SIGHUP)."),
         // TLS (SSL and SASL_SSL listeners); each may be set per listener as listener.name.<name>.<key>.

@@ -160,6 +160,11 @@ final class ListenerTLS: Sendable {
 /// Turns the TLS handshake's client certificate into the connection's principal: the subject DN (RFC
 /// 2253) mapped by `ssl.principal.mapping.rules` to `User:<name>`; without a certificate,
 /// `User:ANONYMOUS`. A DN no rule maps is refused: the connection is closed, as Kafka does.
+///
+/// Audited (`auditor`): a login with a client certificate (mechanism `SSL`, the mapped principal), a
+/// certificate no rule maps (`no_principal_mapping_rule`) and, when the listener asks for client
+/// certificates (`auditHandshakeFailures`), a failed handshake (`tls_handshake_failed`, e.g. a
+/// certificate that does not verify). A handshake without a certificate is no login and is not audited.
 final class TLSPrincipalHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -167,16 +172,35 @@ final class TLSPrincipalHandler: ChannelInboundHandler {
     private let rules: PrincipalMappingRules
     private let logger: Logger
     private let listener: String
+    private let auditor: AuthenticationAuditor?
+    private let auditHandshakeFailures: Bool
     private var refused = false
+    private var handshakeDone = false
 
-    init(rules: PrincipalMappingRules, listener: String, logger: Logger) {
+    init(rules: PrincipalMappingRules, listener: String, logger: Logger, auditor: AuthenticationAuditor? = nil, auditHandshakeFailures: Bool = false) {
         self.rules = rules
         self.listener = listener
         self.logger = logger
+        self.auditor = auditor
+        self.auditHandshakeFailures = auditHandshakeFailures
+    }
+
+    private func audit(_ context: ChannelHandlerContext, principal: KafkaPrincipal?, failure: String?) {
+        let connection = ConnectionInfo(listenerName: listener, clientHost: context.remoteAddress?.ipAddress ?? "unknown", principal: .anonymous)
+        auditor?.record(connection, mechanism: "SSL", principal: principal, reauthentication: false, failure: failure)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if !handshakeDone, auditHandshakeFailures, let tlsError = error as? TLSError, tlsError.kind == .handshakeFailed {
+            handshakeDone = true
+            audit(context, principal: nil, failure: "tls_handshake_failed")
+        }
+        context.fireErrorCaught(error)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case .handshakeCompleted(let result) = event as? TLSUserEvent {
+            handshakeDone = true
             let principal: KafkaPrincipal
             if let subject = result.peerSubject {
                 guard let name = rules.map(subject) else {
@@ -184,10 +208,12 @@ final class TLSPrincipalHandler: ChannelInboundHandler {
                         "listener": "\(listener)", "subject": "\(subject)", "client": "\(context.remoteAddress?.ipAddress ?? "?")",
                     ])
                     refused = true
+                    audit(context, principal: nil, failure: "no_principal_mapping_rule")
                     context.close(promise: nil)
                     return
                 }
                 principal = KafkaPrincipal(name: name)
+                audit(context, principal: principal, failure: nil)
             } else {
                 principal = .anonymous
             }

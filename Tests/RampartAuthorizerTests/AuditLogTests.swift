@@ -54,6 +54,29 @@ import Testing
         #expect(try verify(original) == 0)
     }
 
+    @Test func authenticationEventsJoinTheChain() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("audit-\(UUID().uuidString).log").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let log = try AuditLog(path: path)
+        log.record(AuthenticationEvent(timeMs: 1_700_000_000_000, principal: KafkaPrincipal(name: "alice"), clientHost: "10.0.0.1",
+                                       listener: "SASL_SSL", mechanism: "SCRAM-SHA-512", succeeded: true, policyFingerprint: "f00d"))
+        log.record(event(1))
+        log.record(AuthenticationEvent(timeMs: 1_700_000_000_002, principal: nil, clientHost: "10.0.0.2", listener: "SASL_SSL",
+                                       mechanism: "PLAIN", succeeded: false, reauthentication: true, reason: "invalid_credentials",
+                                       policyFingerprint: "f00d"))
+        log.flush()
+        let result = try AuditLog.verify(path: path)
+        #expect(result.lines == 3 && result.problems.isEmpty)
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+        let success = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: String])
+        #expect(success == ["event": "authentication", "time": "2023-11-14T22:13:20.000Z", "principal": "User:alice", "client": "10.0.0.1",
+                            "listener": "SASL_SSL", "mechanism": "SCRAM-SHA-512", "decision": "SUCCEEDED", "policy": "f00d",
+                            "prev": AuditLog.genesis])
+        let failure = try #require(try JSONSerialization.jsonObject(with: Data(lines[2].utf8)) as? [String: String])
+        #expect(failure["decision"] == "FAILED" && failure["reason"] == "invalid_credentials" && failure["reauthentication"] == "true")
+        #expect(failure["principal"] == nil && failure["prev"] == SHA256Digest.hex(lines[1].utf8))
+    }
+
     /// A write that fails (here: /dev/full, ENOSPC) is counted and reported once, naming the file and
     /// the reason, not per lost event.
     @Test func writeFailuresAreReported() throws {

@@ -11,6 +11,7 @@ from confluent_kafka.admin import (AclBinding, AclBindingFilter, AclOperation, A
                                    ResourcePatternType, ResourceType)
 
 from test_authorizer import config, consume_all, make_pki, mtls_broker, produce
+from pki import issue, make_ca
 from test_sasl import rampart_binary
 
 POLICY = """version: 1
@@ -167,10 +168,34 @@ def test_audit_log(broker, pki, tmp_path):
             break
         time.sleep(0.1)
     assert stat.S_IMODE(os.stat(broker.audit).st_mode) == 0o600
-    denial = next(e for e in events if e["principal"] == "User:alice" and e["api"] == "Produce")
+    denial = next(e for e in events if e.get("principal") == "User:alice" and e.get("api") == "Produce")
     assert denial["decision"] == "DENIED" and denial["resource"] == "Topic:payments.eu" and denial["operation"] == "Write"
     assert denial["client"] == "127.0.0.1" and denial["listener"] == "SSL" and len(denial["prev"]) == 64 and denial["policy"]
     created = next(e for e in events if e.get("action", "").startswith("CreateAcls"))
+    topic = next(e for e in events if e.get("action", "").startswith("CreateTopics payments.eu"))
+    assert topic["decision"] == "ALLOWED" and topic["principal"] == "User:admin" and topic["operation"] == "Create"
+    # Client-certificate logins are audited with the mapped principal.
+    login = next(e for e in events if e.get("event") == "authentication" and e.get("principal") == "User:alice")
+    assert login["decision"] == "SUCCEEDED" and login["mechanism"] == "SSL" and login["listener"] == "SSL"
+
+    # A certificate from another CA fails the handshake: audited as a failed login, without a principal.
+    import socket
+    import ssl
+    make_ca(tmp_path, "rogue-ca")
+    issue(tmp_path, "rogue-ca", "mallory", "/O=Example/CN=mallory")
+    context = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+    context.load_cert_chain(str(tmp_path / "mallory.crt"), str(tmp_path / "mallory.key"))
+    try:
+        with context.wrap_socket(socket.create_connection((broker.host, broker.port), timeout=5), server_hostname="localhost") as tls:
+            tls.sendall(b"\0\0\0\0")
+            tls.recv(1)
+    except (OSError, ssl.SSLError):
+        pass
+    deadline = time.monotonic() + 5
+    while '"reason":"tls_handshake_failed"' not in broker.audit.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    failed = [json.loads(line) for line in broker.audit.read_text().splitlines() if '"reason":"tls_handshake_failed"' in line]
+    assert failed and failed[0]["decision"] == "FAILED" and "principal" not in failed[0] and failed[0]["mechanism"] == "SSL"
     assert created["decision"] == "ALLOWED" and created["principal"] == "User:admin" and "User:alice" in created["action"]
 
     verify = lambda path: subprocess.run([rampart_binary(), "audit", "verify", str(path)], capture_output=True, text=True, timeout=30)
@@ -178,7 +203,58 @@ def test_audit_log(broker, pki, tmp_path):
     assert ok.returncode == 0 and "chain intact" in ok.stdout, ok.stdout + ok.stderr
     lines = broker.audit.read_text().splitlines()
     tampered = tmp_path / "tampered.log"
-    tampered.write_text("\n".join([lines[0].replace("User:alice", "User:alicf")] + lines[1:]) + "\n")
+    edited = next(i for i, line in enumerate(lines) if "User:alice" in line)
+    tampered.write_text("\n".join(lines[:edited] + [lines[edited].replace("User:alice", "User:alicf")] + lines[edited + 1:]) + "\n")
     assert verify(tampered).returncode == 1
     tampered.write_text("\n".join(lines[1:]) + "\n")
     assert verify(tampered).returncode == 1
+
+
+def test_policy_explain_online(broker, pki, tmp_path):
+    """`rampart policy explain --bootstrap-server`: the broker's file and dynamic ACLs and its super.users decide."""
+    def properties(name):
+        path = tmp_path / f"{name}.properties"
+        path.write_text(f"security.protocol=SSL\nssl.ca.location={pki / 'ca.pem'}\n"
+                        f"ssl.certificate.location={pki / f'{name}.crt'}\nssl.key.location={pki / f'{name}.key'}\n")
+        return str(path)
+
+    def explain(principal, operation, *resource, as_user="admin"):
+        return subprocess.run([rampart_binary(), "policy", "explain", "--bootstrap-server", broker.bootstrap,
+                               "--command-config", properties(as_user), "--principal", principal, "--operation", operation,
+                               *resource], capture_output=True, text=True, timeout=60)
+
+    # A policy-file ACL (base.yaml: bob may Describe the LITERAL topic payments.), named as the broker's.
+    described = explain("User:bob", "Describe", "--topic", "payments.")
+    assert described.returncode == 0, described.stderr
+    assert described.stdout.startswith(f"ALLOWED: User:bob Describe Topic 'payments.' from 0.0.0.0 — ALLOW Describe for User:bob "
+                                       f"from host * on Topic:LITERAL:payments. (ACL of broker {broker.bootstrap})"), described.stdout
+    assert "note: DescribeAcls does not say whether an ACL comes from a policy file" in described.stdout
+    # Offline, on the broker's policy files, the same rule with its file and line.
+    offline = subprocess.run([rampart_binary(), "policy", "explain", "--policy", str(broker.policies), "--principal", "User:bob",
+                              "--operation", "Describe", "--topic", "payments."], capture_output=True, text=True, timeout=60)
+    assert offline.returncode == 0 and "base.yaml:3" in offline.stdout, offline.stdout + offline.stderr
+
+    # A dynamic DENY wins over the file ALLOW, at once.
+    admin = AdminClient(config(broker, pki, "admin"))
+    deny = AclBinding(ResourceType.TOPIC, "payments", ResourcePatternType.PREFIXED, "User:bob", "*", AclOperation.DESCRIBE,
+                      AclPermissionType.DENY)
+    admin.create_acls([deny])[deny].result(timeout=10)
+    try:
+        denied = explain("User:bob", "Describe", "--topic", "payments.")
+        assert denied.stdout.startswith("DENIED: User:bob Describe Topic 'payments.'") and "DENY Describe for User:bob" in denied.stdout, denied.stdout
+        assert "Topic:PREFIXED:payments" in denied.stdout
+        nothing = explain("User:bob", "Read", "--group", "nobody-grants-this")
+        assert nothing.stdout.startswith("DENIED") and "no ACL on the resource: default deny" in nothing.stdout
+        # super.users comes from the broker (DescribeConfigs); --super-users replaces it.
+        superuser = explain("User:admin", "Alter", "--cluster")
+        assert superuser.stdout.startswith("ALLOWED") and "User:admin is a super user (super.users)" in superuser.stdout, superuser.stdout
+    finally:
+        list(admin.delete_acls([AclBindingFilter(ResourceType.TOPIC, "payments", ResourcePatternType.PREFIXED, "User:bob", None,
+                                                 AclOperation.ANY, AclPermissionType.DENY)]).values())[0].result(timeout=10)
+    # alice may not Describe the Cluster: DescribeAcls is refused, and the command says so.
+    refused = explain("User:alice", "Write", "--topic", "payments.eu", as_user="alice")
+    assert refused.returncode == 1 and "CLUSTER_AUTHORIZATION_FAILED" in refused.stderr, refused.stdout + refused.stderr
+    # Offline or online, not both.
+    both = subprocess.run([rampart_binary(), "policy", "explain", "--policy", str(broker.policies), "--bootstrap-server", broker.bootstrap,
+                           "--principal", "User:bob", "--operation", "Read", "--topic", "t"], capture_output=True, text=True, timeout=60)
+    assert both.returncode != 0 and "either --policy" in both.stderr

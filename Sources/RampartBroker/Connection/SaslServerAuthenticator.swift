@@ -1,7 +1,27 @@
 import KafkaProtocol
 import Logging
 import NIOCore
+import RampartAuthorizer
 import RampartSASL
+
+/// Where a SASL listener's authentication outcomes go: the authorizer's audit sink (the audit log),
+/// stamped with the broker's clock.
+public struct AuthenticationAuditor: Sendable {
+    public let authorizer: Authorizer
+    public let clock: @Sendable () -> Int64
+
+    public init(authorizer: Authorizer, clock: @escaping @Sendable () -> Int64) {
+        self.authorizer = authorizer
+        self.clock = clock
+    }
+
+    /// Records one outcome: success when `reason` is nil (with the principal), else a failure.
+    public func record(_ connection: ConnectionInfo, mechanism: String, principal: KafkaPrincipal?, reauthentication: Bool, failure reason: String?) {
+        authorizer.recordAuthentication(AuthenticationEvent(
+            timeMs: clock(), principal: principal, clientHost: connection.clientHost, listener: connection.listenerName,
+            mechanism: mechanism, succeeded: reason == nil, reauthentication: reauthentication, reason: reason))
+    }
+}
 
 /// What a SASL listener asks of its clients.
 public struct SaslListenerSettings: Sendable {
@@ -109,6 +129,8 @@ public actor SaslServerAuthenticator {
     private let logger: Logger
     /// Counts outcomes and backs off addresses that keep failing; shared by the broker's listeners.
     public nonisolated let monitor: AuthenticationMonitor
+    /// Records every outcome in the audit log (nil: not audited).
+    private let auditor: AuthenticationAuditor?
     /// Where mechanism steps run (not on the cooperative pool); shared by the broker's listeners.
     private let workers: SASLWorkers
     private var state = State.awaitingHandshake(apiVersionsAnswered: false)
@@ -126,7 +148,9 @@ public actor SaslServerAuthenticator {
     /// backoff (none by default); `workers` run the mechanisms' steps.
     public init(settings: SaslListenerSettings, dispatcher: RequestDispatcher,
                 credentials: @escaping @Sendable () async -> SCRAMCredentials, logger: Logger,
-                monitor: AuthenticationMonitor = AuthenticationMonitor(settings: .off), workers: SASLWorkers = SASLWorkers(threads: 1)) {
+                monitor: AuthenticationMonitor = AuthenticationMonitor(settings: .off), workers: SASLWorkers = SASLWorkers(threads: 1),
+                auditor: AuthenticationAuditor? = nil) {
+        self.auditor = auditor
         self.settings = settings
         self.dispatcher = dispatcher
         self.credentials = credentials
@@ -240,6 +264,7 @@ public actor SaslServerAuthenticator {
             // The address keeps failing: refuse without running the mechanism.
             state = .finished
             monitor.recordFailure(host: connection.clientHost, mechanism: name, reason: "backoff", countsTowardBackoff: false)
+            auditor?.record(connection, mechanism: name, principal: nil, reauthentication: false, failure: "backoff")
             let reason = "authentication from an address in backoff (rampart.auth.failure.*)"
             if raw { return .failed(response: nil, reason: reason) }
             let response = request.flatMap {
@@ -261,6 +286,7 @@ public actor SaslServerAuthenticator {
             if let previous, principal != previous.principal {
                 state = .finished
                 recordFailure(connection, mechanism: name, reason: "principal_changed")
+                auditor?.record(connection, mechanism: name, principal: nil, reauthentication: true, failure: "principal_changed")
                 let message = "Cannot change principals during re-authentication from \(previous.principal): \(principal)"
                 let response = request.flatMap {
                     encode(SaslAuthenticateResponse(errorCode: KafkaErrorCode.saslAuthenticationFailed.rawValue, errorMessage: message), $0)
@@ -270,6 +296,7 @@ public actor SaslServerAuthenticator {
             let session = SaslSession(principal: principal, mechanism: mechanism.mechanism, lifetimeMs: sessionLifetimeMs(identity))
             state = .authenticated(session)
             monitor.recordSuccess(mechanism: name, reauthentication: previous != nil)
+            auditor?.record(connection, mechanism: name, principal: principal, reauthentication: previous != nil, failure: nil)
             logger.debug(previous == nil ? "authenticated" : "re-authenticated", metadata: [
                 "client": "\(connection.clientHost)", "listener": "\(connection.listenerName)",
                 "mechanism": "\(mechanism.mechanism.name)", "principal": "\(principal)", "sessionLifetimeMs": "\(session.lifetimeMs)"])
@@ -285,6 +312,7 @@ public actor SaslServerAuthenticator {
             state = .finished
             let reauthenticating = previous != nil
             recordFailure(connection, mechanism: name, reason: failure.reason.rawValue)
+            auditor?.record(connection, mechanism: name, principal: nil, reauthentication: reauthenticating, failure: failure.reason.rawValue)
             logger.debug("SASL exchange failed", metadata: ["client": "\(connection.clientHost)", "detail": "\(failure.detail)"])
             let reason = "failed \(reauthenticating ? "re-authentication" : "authentication") with SASL mechanism \(mechanism.mechanism.name) (\(failure.reason.rawValue))"
             if raw { return .failed(response: nil, reason: reason) }

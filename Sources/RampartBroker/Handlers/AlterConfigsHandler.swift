@@ -1,4 +1,5 @@
 import KafkaProtocol
+import RampartAuthorizer
 
 /// AlterConfigs (key 33): replaces the whole set of a topic's config overrides (keys left out return to
 /// their defaults), validated first (INVALID_CONFIG, nothing applied), persisted in the metadata store
@@ -24,6 +25,12 @@ struct AlterConfigsHandler: KafkaAPIHandler {
                 outcome = (denial, RequestAuthorization.message(denial))
             } else {
                 outcome = await alter(resource, validateOnly: request.validateOnly)
+                if outcome.0 == .noError && !request.validateOnly {
+                    // Topic configs hold no secrets: the audit event names the whole new set of overrides.
+                    let set = resource.configs.map { "\($0.name)=\($0.value ?? "")" }.joined(separator: ",")
+                    authorization.auditChange(.alterConfigs, .topic, resource.resourceName,
+                                              action: "AlterConfigs topic \(resource.resourceName): overrides now {\(set)}")
+                }
             }
             response.responses.append(.init(errorCode: outcome.0.rawValue, errorMessage: outcome.1,
                                             resourceType: resource.resourceType, resourceName: resource.resourceName))

@@ -1,5 +1,6 @@
 import KafkaProtocol
 import NIOCore
+import RampartAuthorizer
 import RampartMetadata
 import RampartSASL
 
@@ -23,7 +24,8 @@ struct AlterUserScramCredentialsHandler: KafkaAPIHandler {
 
     func handle(_ request: AlterUserScramCredentialsRequest, context: RequestContext) async -> AlterUserScramCredentialsResponse? {
         let users = orderedUsers(request)
-        guard broker.authorization(context).allowsCluster(.alter) else {
+        let authorization = broker.authorization(context)
+        guard authorization.allowsCluster(.alter) else {
             return respond(users.map { Result(user: $0, errorCode: KafkaErrorCode.clusterAuthorizationFailed.rawValue,
                                               errorMessage: "Cluster authorization failed.") })
         }
@@ -103,6 +105,16 @@ struct AlterUserScramCredentialsHandler: KafkaAPIHandler {
                 }
                 broker.logger.info("SCRAM credentials changed", metadata: [
                     "principal": "\(context.principal)", "users": "\(committed.keys.sorted().joined(separator: ","))"])
+                // One audit event per change: the user, the mechanism and (for an upsert) the iterations — no salt or key.
+                for user in committed.keys.sorted() {
+                    for change in committed[user]! {
+                        let what = switch change {
+                        case .upsert(let credential): "upsert \(credential.mechanism.name) credential of user \(user) (\(credential.iterations) iterations)"
+                        case .delete(let mechanism): "delete \(mechanism.name) credential of user \(user)"
+                        }
+                        authorization.auditChange(.alter, .cluster, ResourcePattern.clusterName, action: "AlterUserScramCredentials \(what)")
+                    }
+                }
             } catch {
                 broker.logger.error("cannot store SCRAM credentials: \(error)")
                 for user in committed.keys { errors[user] = (.unknownServerError, "The credentials could not be stored") }

@@ -1,4 +1,5 @@
 import KafkaProtocol
+import RampartAuthorizer
 import RampartMetadata
 
 /// CreateTopics (key 19): per topic a partition count and replication factor (-1 takes the broker
@@ -45,6 +46,11 @@ struct CreateTopicsHandler: KafkaAPIHandler {
                 response.topics[slot] = failure(new.name, error.code, error.message)
             case .success(let created):
                 var result = success(created, validateOnly: request.validateOnly, version: context.apiVersion)
+                if !request.validateOnly {
+                    let configs = new.configs.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+                    authorization.auditChange(.create, clusterCreate ? .cluster : .topic, clusterCreate ? ResourcePattern.clusterName : new.name,
+                                              action: "CreateTopics \(new.name) (partitions \(result.numPartitions), replication factor \(result.replicationFactor)\(configs.isEmpty ? "" : ", configs \(configs)"))")
+                }
                 if context.apiVersion >= 5 && !authorization.allows(.describeConfigs, .topic, new.name) {
                     result.configs = nil
                     result.topicConfigErrorCode = KafkaErrorCode.topicAuthorizationFailed.rawValue

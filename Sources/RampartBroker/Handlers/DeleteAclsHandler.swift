@@ -53,7 +53,7 @@ struct DeleteAclsHandler: KafkaAPIHandler {
                         // An ACL is reported once, by the first filter that deleted it (as Kafka does).
                         guard deleted.contains(binding.rule), reported.insert(binding.rule).inserted else { continue }
                         matching.append(Self.matchingAcl(binding, error: nil))
-                    case .file:
+                    case .file, .broker:
                         matching.append(Self.matchingAcl(binding, error: "ACL \(binding.pattern) \(binding.entry) is defined in policy file \(binding.source) and cannot be deleted with DeleteAcls; remove it from the file"))
                     }
                 }

@@ -1,4 +1,5 @@
 import KafkaProtocol
+import RampartAuthorizer
 import RampartMetadata
 
 /// DeleteTopics (key 20): by name (v0–5 `topicNames`, v6 `topics`) or by id (v6). Internal topics are
@@ -73,6 +74,7 @@ struct DeleteTopicsHandler: KafkaAPIHandler {
         } catch {
             return result(topic.name, id, error.code, error.message)
         }
+        authorization.auditChange(.delete, .topic, topic.name, action: "DeleteTopics \(topic.name)")
         return result(topic.name, id, .noError, nil)
     }
 

@@ -1,4 +1,5 @@
 import KafkaProtocol
+import RampartAuthorizer
 
 /// IncrementalAlterConfigs (key 44): per topic config SET (0), DELETE (1: back to the default), APPEND
 /// (2) and SUBTRACT (3) — the last two only for list configs (`cleanup.policy`), starting from the value
@@ -31,6 +32,16 @@ struct IncrementalAlterConfigsHandler: KafkaAPIHandler {
                 outcome = (denial, RequestAuthorization.message(denial))
             } else {
                 outcome = await alter(resource, validateOnly: request.validateOnly)
+                if outcome.0 == .noError && !request.validateOnly {
+                    // Topic configs hold no secrets: the audit event names each operation and value.
+                    let names = ["SET", "DELETE", "APPEND", "SUBTRACT"]
+                    let changes = resource.configs.map { config in
+                        let op = names.indices.contains(Int(config.configOperation)) ? names[Int(config.configOperation)] : "\(config.configOperation)"
+                        return config.configOperation == Operation.delete.rawValue ? "\(op) \(config.name)" : "\(op) \(config.name)=\(config.value ?? "")"
+                    }.joined(separator: ", ")
+                    authorization.auditChange(.alterConfigs, .topic, resource.resourceName,
+                                              action: "IncrementalAlterConfigs topic \(resource.resourceName): \(changes)")
+                }
             }
             response.responses.append(.init(errorCode: outcome.0.rawValue, errorMessage: outcome.1,
                                             resourceType: resource.resourceType, resourceName: resource.resourceName))
