@@ -125,7 +125,7 @@ func eventually(_ condition: () async -> Bool) async -> Bool {
         let fs = FaultInjectingFileSystem()
         let manager = try await makeManager(fs: fs)
         let log = try await manager.createLog(tp0)
-        fs.setSyncDelay(.milliseconds(50))
+        fs.setSyncDelay(.milliseconds(100))
         let before = fs.syncCount(pathSuffix: ".log")
         let n = 20
         // As a connection does: write a batch, then (without waiting) the next one.
@@ -134,7 +134,7 @@ func eventually(_ condition: () async -> Bool) async -> Bool {
             written.append(try await log.appendAwaitingFlush(Batches.simple(count: 2, tag: "\(i)")))
         }
         #expect(written.map(\.result.baseOffset) == (0..<n).map { Int64(2 * $0) })
-        // Nothing is visible to consumers before its fsync (the first round takes 50 ms).
+        // Nothing is visible to consumers before its fsync (the first round takes 100 ms).
         #expect(await log.highWatermark == 0)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for pending in written {
@@ -150,7 +150,8 @@ func eventually(_ condition: () async -> Bool) async -> Bool {
         fs.setSyncDelay(.zero)
         let syncs = fs.syncCount(pathSuffix: ".log") - before
         #expect(syncs >= 1)
-        #expect(syncs < n / 4, "\(syncs) fsyncs for \(n) pipelined acks=all appends")
+        // Typically 2 (the first batch's round, then one for the rest); bounded loosely for loaded machines.
+        #expect(syncs < n / 2, "\(syncs) fsyncs for \(n) pipelined acks=all appends")
         #expect(await log.highWatermark == 2 * Int64(n))
     }
 

@@ -34,6 +34,8 @@ def main():
     parser.add_argument("--rate", type=float, default=90_500, help="records/s of the latency run")
     parser.add_argument("--latency-seconds", type=float, default=5.0)
     parser.add_argument("--ports", default="19500-19599")
+    parser.add_argument("--a-without-policy", action="store_true",
+                        help="the first binary predates the authorizer (no rampart.acl.policy.path)")
     args = parser.parse_args()
     low, high = (int(p) for p in args.ports.split("-"))
     original = B.free_port
@@ -50,7 +52,8 @@ def main():
     def topic(broker, partitions):
         counter[0] += 1
         name = f"ab-{counter[0]}"
-        AdminClient({"bootstrap.servers": broker.bootstrap()}).create_topics([NewTopic(name, partitions, 1)])[name].result(30)
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap()})  # kept alive until the result arrives
+        admin.create_topics([NewTopic(name, partitions, 1)])[name].result(30)
         time.sleep(0.3)
         return name
 
@@ -60,7 +63,8 @@ def main():
             if round_number % 2:
                 order.reverse()
             for label, binary in order:
-                broker = B.rampart(binary, Path(tmp), f"{label}{round_number}", label).start(BROKER_CPU)
+                allow_all = not (label == "A" and args.a_without_policy)
+                broker = B.rampart(binary, Path(tmp), f"{label}{round_number}", label, allow_all=allow_all).start(BROKER_CPU)
                 client = {"bootstrap.servers": broker.bootstrap()}
                 try:
                     if "fetch" in only:
