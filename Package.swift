@@ -163,6 +163,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(name: "RampartTestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(
             name: "KafkaProtocolTests",
             dependencies: [
@@ -186,6 +187,7 @@ let package = Package(
             name: "KafkaClientTests",
             dependencies: [
                 "KafkaClient", "KafkaProtocol", "RampartServer", "RampartTLS", "RampartSASL", "RampartMetadata",
+                "RampartTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
@@ -194,7 +196,7 @@ let package = Package(
         .testTarget(
             name: "RampartTLSTests",
             dependencies: [
-                "RampartTLS",
+                "RampartTLS", "RampartTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],

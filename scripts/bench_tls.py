@@ -12,6 +12,7 @@ Usage: scripts/bench_tls.py [--broker .build/release/rampart] [--records 500000]
 import argparse
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -111,10 +112,23 @@ def consume(config, topic, partitions, records):
         raise RuntimeError(f"consumed {got} of {records}")
 
 
-def measure(pid, action):
+def measure(pid, action, profile=None, call_graph="fp"):
+    """Runs `action`; returns its seconds and the broker's CPU-seconds. With `profile` (a path), `perf
+    record -g` samples the broker meanwhile into that file (its overhead counts in the CPU figure)."""
+    recorder = None
+    if profile is not None:
+        recorder = subprocess.Popen(["perf", "record", "-q", "--call-graph", call_graph, "-F", "999", "-p", str(pid), "-o", str(profile)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
     cpu_before, start = cpu_seconds(pid), time.monotonic()
-    action()
-    return time.monotonic() - start, cpu_seconds(pid) - cpu_before
+    try:
+        action()
+    finally:
+        seconds, cpu = time.monotonic() - start, cpu_seconds(pid) - cpu_before
+        if recorder is not None:
+            recorder.send_signal(signal.SIGINT)
+            recorder.wait(60)
+    return seconds, cpu
 
 
 def main():
@@ -124,8 +138,16 @@ def main():
     parser.add_argument("--record-size", type=int, default=1024)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profile", type=Path,
+                        help="a directory: perf samples the broker in each phase into <listener>-<phase>-<round>.data")
+    parser.add_argument("--profile-call-graph", default="fp", choices=["fp", "dwarf", "lbr"],
+                        help="perf's call-graph method (dwarf attributes time spent in libc and OpenSSL to their callers)")
     args = parser.parse_args()
 
+    if args.profile:
+        if not shutil.which("perf"):
+            parser.error("--profile needs perf (apt-get install linux-perf)")
+        args.profile.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="rampart-bench-tls-"))
     broker = None
     try:
@@ -162,11 +184,14 @@ def main():
             for name, config in configs.items():
                 topic = f"bench-{name.lower()}-{round_number}"
                 admin.create_topics([NewTopic(topic, args.partitions, 1)])[topic].result(30)
-                seconds, cpu = measure(broker.pid, lambda: produce(config, topic, args.records, value))
+                profile = (lambda phase: args.profile / f"{name}-{phase}-{round_number + 1}.data") if args.profile else (lambda phase: None)
+                seconds, cpu = measure(broker.pid, lambda: produce(config, topic, args.records, value), profile("produce"),
+                                       args.profile_call_graph)
                 results[(name, "produce")].append((gigabytes * 1000 / seconds, cpu / gigabytes))
                 print(f"round {round_number + 1} {name:9} produce {gigabytes * 1000 / seconds:8.1f} MB/s "
                       f"{cpu / gigabytes:6.2f} broker CPU-s/GB", flush=True)
-                seconds, cpu = measure(broker.pid, lambda: consume(config, topic, args.partitions, args.records))
+                seconds, cpu = measure(broker.pid, lambda: consume(config, topic, args.partitions, args.records), profile("consume"),
+                                       args.profile_call_graph)
                 results[(name, "consume")].append((gigabytes * 1000 / seconds, cpu / gigabytes))
                 print(f"round {round_number + 1} {name:9} consume {gigabytes * 1000 / seconds:8.1f} MB/s "
                       f"{cpu / gigabytes:6.2f} broker CPU-s/GB", flush=True)

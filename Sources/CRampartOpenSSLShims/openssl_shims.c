@@ -3,8 +3,6 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-#include <stdlib.h>
-#include <string.h>
 
 static int is_ip_literal(const char *name) {
     ASN1_OCTET_STRING *ip = a2i_IPADDRESS(name);
@@ -47,25 +45,4 @@ int rampart_ssl_set_expected_host(SSL *ssl, const char *name) {
     }
     X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     return X509_VERIFY_PARAM_set1_host(param, name, 0) == 1;
-}
-
-char *rampart_x509_subject_rfc2253(X509 *cert) {
-    BIO *bio = BIO_new(BIO_s_mem());
-    if (bio == NULL) {
-        return NULL;
-    }
-    char *result = NULL;
-    if (X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0) {
-        char *data = NULL;
-        long length = BIO_get_mem_data(bio, &data);
-        if (length >= 0) {
-            result = malloc((size_t)length + 1);
-            if (result != NULL) {
-                memcpy(result, data, (size_t)length);
-                result[length] = '\0';
-            }
-        }
-    }
-    BIO_free(bio);
-    return result;
 }

@@ -7,18 +7,8 @@ import RampartTLS
 /// Read from client properties under both librdkafka's and Java's names (see `apply(_:)`); turned into
 /// one `TLSContext` per client by `ClientConfig.makeTLSContext()`.
 public struct ClientTLSConfig: Sendable, Equatable {
-    /// The password of an encrypted private key. Never printed.
-    public struct Password: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
-        let value: String
-        /// Wraps a password.
-        public init(_ value: String) { self.value = value }
-        /// Always `<redacted>`.
-        public var description: String { "<redacted>" }
-        /// Always `<redacted>`.
-        public var debugDescription: String { "<redacted>" }
-        /// No children: `dump` shows `<redacted>` only.
-        public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
-    }
+    /// The password of an encrypted private key: RampartTLS's, never printed.
+    public typealias Password = TLSConfiguration.KeyPassword
 
     /// A PEM file of the CA certificates the broker's certificate must chain to (`ssl.ca.location`,
     /// `ssl.truststore.location`); nil uses the system's trust store.
@@ -162,7 +152,7 @@ public struct ClientTLSConfig: Sendable, Equatable {
             role: .client,
             certificateChainPath: certificateLocation,
             privateKeyPath: keyLocation,
-            privateKeyPassword: keyPassword.map { TLSConfiguration.KeyPassword($0.value) },
+            privateKeyPassword: keyPassword,
             trustRootsPath: caLocation,
             enabledProtocols: enabledProtocols,
             cipherSuites: cipherSuites,

@@ -74,17 +74,14 @@ public struct AclBindingFilter: Hashable, Sendable, CustomStringConvertible {
     public func matches(_ pattern: ResourcePattern) -> Bool {
         if let resourceType, resourceType != pattern.resourceType { return false }
         switch patternType {
-        case .any:
-            return resourceName.map { $0 == pattern.name } ?? true
+        case .match:
+            // Every pattern that applies to the named resource: the authorizer's own matching.
+            return resourceName.map(pattern.matches) ?? true
         case .literal, .prefixed:
             guard pattern.patternType.rawValue == patternType.rawValue else { return false }
             return resourceName.map { $0 == pattern.name } ?? true
-        case .match:
-            guard let resourceName else { return true }
-            switch pattern.patternType {
-            case .literal: return pattern.name == resourceName || pattern.name == ResourcePattern.wildcardName
-            case .prefixed: return resourceName.utf8.starts(with: pattern.name.utf8)
-            }
+        case .any:
+            return resourceName.map { $0 == pattern.name } ?? true
         }
     }
 

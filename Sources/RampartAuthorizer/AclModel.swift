@@ -237,6 +237,12 @@ public struct AclBinding: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(pattern) \(entry) from \(source)" }
+
+    /// The ACL in words, as the audit log's `rule` and `rampart policy diff` print it:
+    /// `ALLOW Read for User:alice from * on Topic:LITERAL:orders (policies/a.yaml:3)`.
+    public var summary: String {
+        "\(entry.permission.kafkaName.uppercased()) \(entry.operation.kafkaName) for \(entry.principal) from \(entry.host) on \(pattern) (\(source))"
+    }
 }
 
 /// Lower-cased without `_`, `-` and spaces, for forgiving name matching.

@@ -147,8 +147,13 @@ public final class AclSnapshot: Sendable {
     }
 
     /// `authorizedOperations` as Kafka's bit field (bit `code` set for each operation).
+    /// Computed without building the list (Metadata asks it once per topic).
     public func authorizedOperationBits(_ principal: KafkaPrincipal, host: String, _ type: AclResourceType, _ name: String) -> Int32 {
-        authorizedOperations(principal, host: host, type, name).reduce(0) { $0 | $1.bit }
+        var bits: Int32 = 0
+        for operation in type.supportedOperations where authorize(principal, host: host, operation: operation, type, name).isAllowed {
+            bits |= operation.bit
+        }
+        return bits
     }
 
     /// Whether `principal` is in `super.users`.

@@ -19,10 +19,17 @@ public final class AuditLog: AuthorizationAuditSink, Sendable {
     private let queue = DispatchQueue(label: "rampart.audit-log")
     private let last: Mutex<String>
     private let failures = Atomic<Int>(0)
+    /// Whether the last write failed (a failure is reported when writing starts to fail, not per event).
+    private let failing = Atomic<Bool>(false)
+    private let onWriteFailure: (@Sendable (String) -> Void)?
 
     /// Opens (or creates, 0600) the log and reads the hash of its last line to continue the chain.
-    public init(path: String) throws(AuditLogError) {
+    /// `onWriteFailure` is told (on the log's queue) when an event cannot be written — the first failure
+    /// after a successful write, naming the file and the system's reason — so a full disk or an I/O
+    /// error does not lose audit events unnoticed.
+    public init(path: String, onWriteFailure: (@Sendable (String) -> Void)? = nil) throws(AuditLogError) {
         self.path = path
+        self.onWriteFailure = onWriteFailure
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw AuditLogError("cannot open the audit log \(path): \(String(cString: strerror(errno)))") }
         self.fd = fd
@@ -60,17 +67,25 @@ public final class AuditLog: AuthorizationAuditSink, Sendable {
         var line = Self.line(event, previous: previous)
         let hash = SHA256Digest.hex(line.utf8)
         line.append("\n")
-        let ok = line.utf8CString.withUnsafeBufferPointer { buffer -> Bool in
+        let error = line.utf8CString.withUnsafeBufferPointer { buffer -> Int32? in
             var offset = 0
             let count = buffer.count - 1
             while offset < count {
                 let n = Glibc.write(fd, buffer.baseAddress! + offset, count - offset)
-                if n < 0 { if errno == EINTR { continue }; return false }
+                if n < 0 { if errno == EINTR { continue }; return errno }
                 offset += n
             }
-            return true
+            return nil
         }
-        if ok { last.withLock { $0 = hash } } else { failures.add(1, ordering: .relaxed) }
+        guard let error else {
+            last.withLock { $0 = hash }
+            failing.store(false, ordering: .relaxed)
+            return
+        }
+        let lost = failures.add(1, ordering: .relaxed).newValue
+        if !failing.exchange(true, ordering: .relaxed) {
+            onWriteFailure?("cannot write to the audit log \(path): \(String(cString: strerror(error))); the event is lost (\(lost) lost since start-up)")
+        }
     }
 
     /// One event as a JSON line (keys sorted, no newline).
@@ -89,7 +104,7 @@ public final class AuditLog: AuthorizationAuditSink, Sendable {
             "prev": previous,
         ]
         if let rule = event.matchedRule {
-            fields["rule"] = "\(rule.entry.permission.kafkaName.uppercased()) \(rule.entry.operation.kafkaName) for \(rule.entry.principal) from \(rule.entry.host) on \(rule.pattern) (\(rule.source))"
+            fields["rule"] = rule.summary
         }
         if let action = event.action { fields["action"] = action }
         if !event.enforced { fields["mode"] = "shadow" }

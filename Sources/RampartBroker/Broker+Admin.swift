@@ -106,22 +106,18 @@ extension Broker {
                     }
                 }
             }
+            try checkFileDescriptors(newPartitions: Int(count - current), topic: name)
             if validateOnly { return }
             let node = settings.nodeID
-            var created: [TopicPartition] = []
+            let created = (current..<count).map { TopicPartition(topic: name, partition: $0) }
             func rollBack() async {
                 for tp in created { try? await logs.deleteLog(tp) }
             }
-            for partition in current..<count {
-                let tp = TopicPartition(topic: name, partition: partition)
-                do {
-                    _ = try await logs.createLog(tp)
-                    created.append(tp)
-                } catch {
-                    logger.error("cannot create log", metadata: ["partition": "\(tp)", "error": "\(error)"])
-                    await rollBack()
-                    throw TopicError(code: .kafkaStorageError, message: "cannot create the log of \(tp)")
-                }
+            do {
+                try await logs.createLogs(created)
+            } catch {
+                logger.error("cannot create the logs of new partitions", metadata: ["topic": "\(name)", "error": "\(error)"])
+                throw TopicError(code: .kafkaStorageError, message: "cannot create the logs of the new partitions of '\(name)': \(error)")
             }
             do {
                 _ = try await metadata.update { image in

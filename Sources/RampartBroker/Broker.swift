@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import RampartAuthorizer
 import RampartMetadata
+import RampartSASL
 import RampartStorage
 
 /// A listener as published to clients (Metadata, FindCoordinator).
@@ -38,6 +39,9 @@ public struct BrokerSettings: Sendable {
     public var encryptedListeners: Set<String> = []
     /// `rampart.insecure.allow.credential.changes.without.tls`.
     public var allowCredentialChangesWithoutTLS = false
+    /// Refuses new partitions that would leave fewer descriptors than its reserve (the server passes the
+    /// process's limit and `rampart.file.descriptors.reserve`; the default checks nothing).
+    public var fileDescriptors: FileDescriptorBudget = .unlimited
 
     public init(nodeID: Int32, advertisedListeners: [AdvertisedListener]) {
         self.nodeID = nodeID
@@ -94,6 +98,9 @@ public final class Broker: Sendable {
     /// Decides, per request, what its principal may do (see `Broker+Authorization.swift`): every
     /// handler checks it before reading or writing anything.
     public let authorizer: Authorizer
+    /// Decoy credentials for users without one (`scramCredentialSnapshot`) when the metadata holds no
+    /// decoy key (the server stores one at start-up): one key for the broker's life.
+    let scramDecoys = SCRAMDecoys()
 
     public static let consumerOffsetsTopic = "__consumer_offsets"
     public static let transactionStateTopic = "__transaction_state"
@@ -139,64 +146,23 @@ public final class Broker: Sendable {
         public var message: String
     }
 
-    /// Creates a topic: validates it, records it in the metadata store, then creates its partition
-    /// logs. `partitions`/`replicationFactor` of -1 take the broker defaults.
+    /// Creates a topic: validates it, creates its partition logs, then records it in the metadata store
+    /// (`createTopics` for one topic). `partitions`/`replicationFactor` of -1 take the broker defaults.
     @discardableResult
     public func createTopic(name: String, partitions: Int32 = -1, replicationFactor: Int16 = -1,
                             configs: [String: String] = [:], validateOnly: Bool = false,
                             isInternal: Bool = false) async throws(TopicError) -> TopicMetadata {
-        if let problem = Self.validateTopicName(name) { throw TopicError(code: .invalidTopic, message: problem) }
-        let count = partitions == -1 ? settings.numPartitions : partitions
-        guard count > 0 else { throw TopicError(code: .invalidPartitions, message: "number of partitions must be larger than 0") }
-        let replication = replicationFactor == -1 ? settings.defaultReplicationFactor : replicationFactor
-        guard replication > 0 else { throw TopicError(code: .invalidReplicationFactor, message: "replication factor must be larger than 0") }
-        guard replication == 1 else {
-            throw TopicError(code: .invalidReplicationFactor,
-                             message: "replication factor \(replication) is larger than the 1 available broker")
-        }
-        let overrides: [String: String]
-        switch TopicConfigCatalog.validate(configs) {
-        case .success(let valid): overrides = valid
-        case .failure(let error): throw TopicError(code: .invalidConfig, message: error.message)
-        }
-        let logConfig: LogConfig
-        do {
-            logConfig = try TopicConfigCatalog.logConfig(overrides, defaults: await logs.config(forTopic: ""))
-        } catch {
-            throw TopicError(code: .invalidConfig, message: "\(error)")
-        }
-        let node = settings.nodeID
-        let topic = TopicMetadata(
-            name: name,
-            partitions: (0..<count).map { PartitionMetadata(partition: $0, leader: node, replicas: [node], isr: [node]) },
-            configs: overrides, isInternal: isInternal)
-        if await metadata.current().topics[name] != nil {
-            throw TopicError(code: .topicAlreadyExists, message: "topic '\(name)' already exists")
-        }
-        if validateOnly { return topic }
-        try await serializingTopicChanges { () async throws(TopicError) in
-            do {
-                _ = try await metadata.update { image in
-                    guard image.topics[name] == nil else { throw TopicError(code: .topicAlreadyExists, message: "topic '\(name)' already exists") }
-                    image.topics[name] = topic
-                }
-            } catch let error as TopicError {
-                throw error
-            } catch {
-                throw TopicError(code: .kafkaStorageError, message: "cannot record topic '\(name)': \(error)")
-            }
-            if !overrides.isEmpty { await logs.setTopicConfig(name, logConfig) }
-            for partition in topic.partitions {
-                do {
-                    _ = try await logs.getOrCreateLog(TopicPartition(topic: name, partition: partition.partition))
-                } catch {
-                    logger.error("cannot create log", metadata: ["topic": "\(name)", "partition": "\(partition.partition)", "error": "\(error)"])
-                    throw TopicError(code: .kafkaStorageError, message: "cannot create the log of \(name)-\(partition.partition)")
-                }
-            }
-        }
-        logger.info("created topic", metadata: ["topic": "\(name)", "partitions": "\(count)"])
-        return topic
+        let request = NewTopicRequest(name: name, partitions: partitions, replicationFactor: replicationFactor,
+                                      configs: configs, isInternal: isInternal)
+        return try await createTopics([request], validateOnly: validateOnly)[0].get()
+    }
+
+    /// Refuses `newPartitions` more partitions when they would eat into the descriptor reserve
+    /// (POLICY_VIOLATION, as Kafka answers a creation policy's refusal, with the figures in the message).
+    func checkFileDescriptors(newPartitions: Int, topic: String, open: Int? = nil) throws(TopicError) {
+        guard let problem = settings.fileDescriptors.refusal(newPartitions: newPartitions, open: open) else { return }
+        logger.error("refusing new partitions: too few file descriptors left", metadata: ["topic": "\(topic)", "reason": "\(problem)"])
+        throw TopicError(code: .policyViolation, message: problem)
     }
 
     /// Deletes a topic: removes it from the metadata store, then deletes its logs.

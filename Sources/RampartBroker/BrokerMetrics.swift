@@ -1,4 +1,6 @@
+import KafkaProtocol
 import Metrics
+import Synchronization
 
 /// The broker's metrics, recorded through swift-metrics (the server bootstraps a Prometheus backend;
 /// without one they go nowhere). SASL outcomes are exported from `AuthenticationMonitor`'s counters at
@@ -30,23 +32,33 @@ public enum BrokerMetrics {
         case closed
     }
 
-    /// Counts a dispatched request and records how long it took.
-    public static func request(api: String, outcome: RequestOutcome, duration: Duration) {
-        Counter(label: requestsTotal, dimensions: [("api", api), ("outcome", outcome.rawValue)]).increment()
+    /// Counts a dispatched request (`apiKey` nil: the request could not be decoded, `api="unknown"`) and
+    /// records how long it took. The counters and timer of each API are made once and reused.
+    public static func request(apiKey: KafkaApiKey?, outcome: RequestOutcome, duration: Duration) {
+        let instruments = cache.withLock { $0.request(apiKey) }
+        instruments.counter(outcome).increment()
         let nanoseconds = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
-        Metrics.Timer(label: requestDuration, dimensions: [("api", api)]).recordNanoseconds(nanoseconds)
+        instruments.duration.recordNanoseconds(nanoseconds)
     }
 
     /// Counts bytes and records appended to `topic`.
     public static func produced(topic: String, bytes: Int, records: Int) {
-        Counter(label: bytesIn, dimensions: [("topic", topic)]).increment(by: bytes)
-        Counter(label: messagesIn, dimensions: [("topic", topic)]).increment(by: records)
+        let instruments = cache.withLock { $0.topic(topic) }
+        instruments.bytesIn.increment(by: bytes)
+        instruments.messagesIn.increment(by: records)
     }
 
     /// Counts bytes a Fetch returned from `topic`.
     public static func fetched(topic: String, bytes: Int) {
         guard bytes > 0 else { return }
-        Counter(label: bytesOut, dimensions: [("topic", topic)]).increment(by: bytes)
+        cache.withLock { $0.topic(topic) }.bytesOut.increment(by: bytes)
+    }
+
+    /// Forgets the instruments made so far. The server calls it right after bootstrapping
+    /// swift-metrics: instruments made before (by tests calling handlers directly) point at the no-op
+    /// backend.
+    public static func discardInstruments() {
+        cache.withLock { $0 = InstrumentCache() }
     }
 
     /// A client connection opened (`delta` 1) or closed (`delta` -1) on `listener`.
@@ -58,5 +70,70 @@ public enum BrokerMetrics {
     /// A request (or part of one) was denied by the authorizer.
     public static func authorizationDenied(operation: String, resourceType: String) {
         Counter(label: authorizationDenials, dimensions: [("operation", operation), ("resource_type", resourceType)]).increment()
+    }
+
+    /// The per-request instruments, made on first use: looking one up is an array index (API) or one
+    /// hash of the topic name, instead of swift-metrics building and registering a `Counter` by label
+    /// and dimensions on every call.
+    private static let cache = Mutex(InstrumentCache())
+
+    private struct RequestInstruments: Sendable {
+        let ok: Counter
+        let unsupportedVersion: Counter
+        let closed: Counter
+        let duration: Metrics.Timer
+
+        init(api: String) {
+            ok = Counter(label: requestsTotal, dimensions: [("api", api), ("outcome", RequestOutcome.ok.rawValue)])
+            unsupportedVersion = Counter(label: requestsTotal, dimensions: [("api", api), ("outcome", RequestOutcome.unsupportedVersion.rawValue)])
+            closed = Counter(label: requestsTotal, dimensions: [("api", api), ("outcome", RequestOutcome.closed.rawValue)])
+            duration = Metrics.Timer(label: requestDuration, dimensions: [("api", api)])
+        }
+
+        func counter(_ outcome: RequestOutcome) -> Counter {
+            switch outcome {
+            case .ok: ok
+            case .unsupportedVersion: unsupportedVersion
+            case .closed: closed
+            }
+        }
+    }
+
+    private struct TopicInstruments: Sendable {
+        let bytesIn: Counter
+        let messagesIn: Counter
+        let bytesOut: Counter
+
+        init(topic: String) {
+            bytesIn = Counter(label: BrokerMetrics.bytesIn, dimensions: [("topic", topic)])
+            messagesIn = Counter(label: BrokerMetrics.messagesIn, dimensions: [("topic", topic)])
+            bytesOut = Counter(label: BrokerMetrics.bytesOut, dimensions: [("topic", topic)])
+        }
+    }
+
+    private struct InstrumentCache: Sendable {
+        /// By API key; the last slot is `api="unknown"`.
+        var requests: [RequestInstruments?]
+        var topics: [String: TopicInstruments] = [:]
+
+        init() {
+            let slots = Int(KafkaApiKey.allCases.map(\.rawValue).max() ?? 0) + 2
+            requests = Array(repeating: nil, count: slots)
+        }
+
+        mutating func request(_ apiKey: KafkaApiKey?) -> RequestInstruments {
+            let slot = apiKey.map { Int($0.rawValue) } ?? requests.count - 1
+            if let instruments = requests[slot] { return instruments }
+            let instruments = RequestInstruments(api: apiKey?.name ?? "unknown")
+            requests[slot] = instruments
+            return instruments
+        }
+
+        mutating func topic(_ name: String) -> TopicInstruments {
+            if let instruments = topics[name] { return instruments }
+            let instruments = TopicInstruments(topic: name)
+            topics[name] = instruments
+            return instruments
+        }
     }
 }

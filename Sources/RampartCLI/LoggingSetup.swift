@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RampartServer
 
 /// Installs the process's log handler: Kafka-style text lines or one JSON object per line, on stderr.
 enum LoggingSetup {
@@ -83,27 +84,10 @@ struct LineLogHandler: LogHandler {
         if json {
             var fields = [("ts", timestamp), ("level", level.rawValue), ("logger", label), ("msg", message)]
             for key in metadata.keys.sorted() where !fixed.contains(key) { fields.append((key, metadata[key]!)) }
-            return "{" + fields.map { "\"\(jsonEscape($0.0))\":\"\(jsonEscape($0.1))\"" }.joined(separator: ",") + "}"
+            return "{" + fields.map { "\"\(JSONText.escape($0.0))\":\"\(JSONText.escape($0.1))\"" }.joined(separator: ",") + "}"
         }
         let meta = metadata.sorted { $0.key < $1.key }.map { " \(textEscape($0.key, quoteIfNeeded: true))=\(textEscape($0.value, quoteIfNeeded: true))" }
         return "\(timestamp) \(level.rawValue.uppercased()) [\(textEscape(label, quoteIfNeeded: false))] \(textEscape(message, quoteIfNeeded: false))\(meta.joined())"
-    }
-
-    /// JSON string content: quotes, backslashes and control characters escaped.
-    static func jsonEscape(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where isControl(scalar): out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
     }
 
     /// Text-line content: control characters as `\n`, `\r`, `\t`, `\u{…}`; with `quoteIfNeeded`, a
@@ -116,7 +100,7 @@ struct LineLogHandler: LogHandler {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where isControl(scalar): out += "\\u{\(String(scalar.value, radix: 16))}"
+            case _ where JSONText.isControl(scalar): out += "\\u{\(String(scalar.value, radix: 16))}"
             case "\"", "\\":
                 if quoteIfNeeded { needsQuotes = true; out += "\\" }
                 out.unicodeScalars.append(scalar)
@@ -129,10 +113,5 @@ struct LineLogHandler: LogHandler {
             }
         }
         return needsQuotes ? "\"\(out)\"" : out
-    }
-
-    /// C0/C1 controls, DEL, and the Unicode line/paragraph separators (some viewers break lines there).
-    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
     }
 }

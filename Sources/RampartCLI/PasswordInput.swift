@@ -32,21 +32,39 @@ enum PasswordInput {
 
     /// Prints `text` on stderr and reads a line from the terminal without echo.
     private static func prompt(_ text: String) throws -> String {
-        FileHandle.standardError.write(Data(text.utf8))
-        var saved = termios()
-        let canHideEcho = tcgetattr(STDIN_FILENO, &saved) == 0
-        if canHideEcho {
-            var silent = saved
-            silent.c_lflag &= ~tcflag_t(ECHO)
-            _ = tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent)
-        }
-        defer {
-            if canHideEcho { _ = tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved) }
-            FileHandle.standardError.write(Data("\n".utf8))
-        }
-        guard let line = readLine(strippingNewline: true) else {
+        guard let line = HiddenInput.readLine(from: STDIN_FILENO, promptingOn: STDERR_FILENO, prompt: text) else {
             throw ValidationError("no password entered")
         }
-        return line
+        return String(decoding: line, as: UTF8.self)
+    }
+}
+
+/// The no-echo terminal prompt of `rampart cert` (key passwords) and `rampart user` (SCRAM passwords).
+enum HiddenInput {
+    /// Writes `prompt` to `output` and reads one line from `input` with echo off (restored afterwards;
+    /// `input` need not be a terminal), then ends the line on `output`. The line comes without its
+    /// line ending and carriage returns; nil when the input ended before any byte.
+    static func readLine(from input: Int32, promptingOn output: Int32, prompt: String) -> [UInt8]? {
+        _ = prompt.withCString { write(output, $0, strlen($0)) }
+        var saved = termios()
+        let haveTerminal = tcgetattr(input, &saved) == 0
+        if haveTerminal {
+            var quiet = saved
+            quiet.c_lflag &= ~tcflag_t(ECHO)
+            _ = tcsetattr(input, TCSAFLUSH, &quiet)
+        }
+        defer {
+            if haveTerminal { _ = tcsetattr(input, TCSAFLUSH, &saved) }
+            _ = write(output, "\n", 1)
+        }
+        var bytes: [UInt8] = []
+        var byte: UInt8 = 0
+        var readAny = false
+        while read(input, &byte, 1) == 1 {
+            readAny = true
+            if byte == UInt8(ascii: "\n") { break }
+            if byte != UInt8(ascii: "\r") { bytes.append(byte) }
+        }
+        return readAny ? bytes : nil
     }
 }

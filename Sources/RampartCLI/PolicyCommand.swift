@@ -143,9 +143,7 @@ struct PolicyCommand: AsyncParsableCommand {
             func show(_ title: String, _ bindings: [AclBinding]) {
                 guard !bindings.isEmpty else { return }
                 print(title)
-                for b in bindings {
-                    print("  \(b.entry.permission.kafkaName.uppercased()) \(b.entry.operation.kafkaName) for \(b.entry.principal) from \(b.entry.host) on \(b.pattern) (\(b.source))")
-                }
+                for binding in bindings { print("  \(binding.summary)") }
             }
             show("grants (ALLOW added):", added.filter { $0.entry.permission == .allow })
             show("revokes (ALLOW removed):", removed.filter { $0.entry.permission == .allow })

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import RampartServer
+import RampartStorage
 
 #if canImport(Glibc)
 import Glibc
@@ -33,6 +34,14 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("\(error)")
         }
         let logger = Logger(label: "rampart.server")
+        // Kafka's operations guide asks for a high descriptor limit (100,000 or more): take the hard limit.
+        let limit = FileDescriptorLimit.raiseSoftLimitToHard()
+        if let error = limit.errno {
+            logger.warning("cannot raise the file descriptor limit (RLIMIT_NOFILE) to the hard limit",
+                           metadata: ["soft": "\(limit.before)", "hard": "\(FileDescriptorLimit.current().hard)", "errno": "\(error)"])
+        } else {
+            logger.info("file descriptor limit (RLIMIT_NOFILE)", metadata: ["soft.before": "\(limit.before)", "soft": "\(limit.after)"])
+        }
         let server = BrokerServer(config: brokerConfig, logger: logger)
         let stop = SignalWaiter(signals: [SIGTERM, SIGINT])
         do {

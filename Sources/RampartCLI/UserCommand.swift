@@ -228,7 +228,7 @@ private func report(_ body: () async throws -> Void) async throws {
 }
 
 /// Reading a SCRAM user's password without it appearing on screen or in the process's arguments (a prompt on
-/// the terminal even when standard input is a pipe; `rampart cert` has its own `PasswordInput` for key passwords).
+/// the terminal even when standard input is a pipe, through `HiddenInput` like `rampart cert`'s key passwords).
 enum UserPasswordInput {
     /// The first line of standard input (without its line ending).
     static func readStandardInput() throws -> SASLPassword {
@@ -255,24 +255,6 @@ enum UserPasswordInput {
     }
 
     private static func readHidden(_ tty: Int32, prompt: String) throws -> SASLPassword {
-        _ = prompt.withCString { write(tty, $0, strlen($0)) }
-        var saved = termios()
-        let haveTerminal = tcgetattr(tty, &saved) == 0
-        if haveTerminal {
-            var quiet = saved
-            quiet.c_lflag &= ~tcflag_t(ECHO)
-            tcsetattr(tty, TCSAFLUSH, &quiet)
-        }
-        defer {
-            if haveTerminal { tcsetattr(tty, TCSAFLUSH, &saved) }
-            _ = write(tty, "\n", 1)
-        }
-        var bytes: [UInt8] = []
-        var byte: UInt8 = 0
-        while read(tty, &byte, 1) == 1 {
-            if byte == UInt8(ascii: "\n") { break }
-            if byte != UInt8(ascii: "\r") { bytes.append(byte) }
-        }
-        return SASLPassword(bytes: bytes)
+        SASLPassword(bytes: HiddenInput.readLine(from: tty, promptingOn: tty, prompt: prompt) ?? [])
     }
 }

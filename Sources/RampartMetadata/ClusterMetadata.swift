@@ -163,6 +163,10 @@ public struct ClusterMetadata: Hashable, Sendable, Codable {
     public var scramCredentials: [String: [String: StoredSCRAMCredential]] = [:]
     /// Dynamic ACLs, in creation order, without duplicates.
     public var acls: [StoredAcl] = []
+    /// The key (base64, 32 random bytes) SASL derives unknown users' decoy credentials from, kept so a
+    /// restart does not change them (an attacker comparing salts across a restart would otherwise tell
+    /// unknown names from known ones). As secret as the stored keys; never printed.
+    public var scramDecoyKey: String?
 
     public init(clusterID: String, epoch: Int64 = 0, topics: [String: TopicMetadata] = [:], brokerConfigs: [String: [String: String]] = [:]) {
         self.formatVersion = Self.formatVersion
@@ -173,7 +177,7 @@ public struct ClusterMetadata: Hashable, Sendable, Codable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case formatVersion, clusterID, epoch, topics, brokerConfigs, producerIDBlockEnd, scramCredentials, acls
+        case formatVersion, clusterID, epoch, topics, brokerConfigs, producerIDBlockEnd, scramCredentials, acls, scramDecoyKey
     }
 
     public init(from decoder: Decoder) throws {
@@ -186,6 +190,7 @@ public struct ClusterMetadata: Hashable, Sendable, Codable {
         producerIDBlockEnd = try c.decodeIfPresent(Int64.self, forKey: .producerIDBlockEnd) ?? 0
         scramCredentials = try c.decodeIfPresent([String: [String: StoredSCRAMCredential]].self, forKey: .scramCredentials) ?? [:]
         acls = try c.decodeIfPresent([StoredAcl].self, forKey: .acls) ?? []
+        scramDecoyKey = try c.decodeIfPresent(String.self, forKey: .scramDecoyKey)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -198,6 +203,8 @@ public struct ClusterMetadata: Hashable, Sendable, Codable {
         try c.encode(producerIDBlockEnd, forKey: .producerIDBlockEnd)
         if !scramCredentials.isEmpty { try c.encode(scramCredentials, forKey: .scramCredentials) }
         if !acls.isEmpty { try c.encode(acls, forKey: .acls) }
+        // Older readers ignore it (and make decoys under a key of their own), so no version needs it.
+        try c.encodeIfPresent(scramDecoyKey, forKey: .scramDecoyKey)
     }
 
     /// A topic by id.

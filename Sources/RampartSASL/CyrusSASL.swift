@@ -88,24 +88,24 @@ private let credentialLookupTrampoline: rampart_sasl_credential_lookup_fn = { co
 /// decoy for an unknown user (so the exchange fails at the proof, like a wrong password).
 final class CyrusCredentialSource {
     let mechanism: SCRAMMechanism
-    let lookup: SCRAMCredentialLookup
+    let credentials: SCRAMCredentials
     /// The user Cyrus asked for, and whether they were known (for the debug log only).
     private(set) var requestedUser: String?
     private(set) var userWasKnown = false
 
-    init(mechanism: SCRAMMechanism, lookup: @escaping SCRAMCredentialLookup) {
+    init(mechanism: SCRAMMechanism, credentials: SCRAMCredentials) {
         self.mechanism = mechanism
-        self.lookup = lookup
+        self.credentials = credentials
     }
 
     func authPassword(for username: String) -> String {
         requestedUser = username
-        if let credential = lookup(username, mechanism) {
+        if let credential = credentials(username, mechanism) {
             userWasKnown = true
             return credential.authPassword
         }
         userWasKnown = false
-        return SCRAMCredential.decoy(for: username, mechanism: mechanism).authPassword
+        return credentials.decoy(username, mechanism).authPassword
     }
 }
 
@@ -118,11 +118,11 @@ final class CyrusSCRAMServer: SASLServerMechanism {
     private var started = false
     private var finished = false
 
-    init(mechanism: SCRAMMechanism, credentials: @escaping SCRAMCredentialLookup) throws(SASLError) {
+    init(mechanism: SCRAMMechanism, credentials: SCRAMCredentials) throws(SASLError) {
         try CyrusSASL.initialize(requiring: [mechanism.name])
         self.mechanism = mechanism.saslMechanism
         self.scram = mechanism
-        self.source = CyrusCredentialSource(mechanism: mechanism, lookup: credentials)
+        self.source = CyrusCredentialSource(mechanism: mechanism, credentials: credentials)
         var connection: OpaquePointer?
         // A fixed server name: a null one would make Cyrus resolve the host name (DNS) per connection.
         let result = CyrusSASL.lock.withLock { _ in

@@ -6,12 +6,12 @@
 /// Messages sent to the client are Kafka's (`PlainSaslServer`).
 final class PLAINServer: SASLServerMechanism {
     let mechanism: SASLMechanism = .plain
-    private let credentials: SCRAMCredentialLookup
+    private let credentials: SCRAMCredentials
     private var finished = false
 
     static let invalidCredentials = "Authentication failed: Invalid username or password"
 
-    init(credentials: @escaping SCRAMCredentialLookup) {
+    init(credentials: SCRAMCredentials) {
         self.credentials = credentials
     }
 
@@ -37,7 +37,7 @@ final class PLAINServer: SASLServerMechanism {
         }
         // Either stored variant verifies the password; an unknown user is checked against a decoy.
         let stored = credentials(username, .sha512) ?? credentials(username, .sha256)
-        let credential = stored ?? SCRAMCredential.decoy(for: username, mechanism: .sha512)
+        let credential = stored ?? credentials.decoy(username, .sha512)
         guard credential.matches(password: password), stored != nil else {
             return fail(.invalidCredentials, stored == nil ? "unknown user '\(username)'" : "wrong password for user '\(username)'",
                         client: Self.invalidCredentials)
@@ -81,7 +81,7 @@ public enum SASLServerMechanisms {
     /// A server exchange of `mechanism`: PLAIN and SCRAM check `credentials`, OAUTHBEARER validates
     /// tokens with `oauthBearer` (required for it: tokens are never accepted unsigned), GSSAPI needs
     /// `gssapi` (the broker's Kerberos identity and principal rules).
-    public static func make(_ mechanism: SASLMechanism, credentials: @escaping SCRAMCredentialLookup,
+    public static func make(_ mechanism: SASLMechanism, credentials: SCRAMCredentials,
                             scramProvider: SCRAMServerProvider = .builtin,
                             oauthBearer: OAuthBearerValidator? = nil,
                             gssapi: GSSAPIServerSettings? = nil) throws(SASLError) -> any SASLServerMechanism {

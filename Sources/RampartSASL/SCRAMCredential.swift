@@ -129,23 +129,6 @@ public struct SCRAMCredential: Sendable, Hashable, CustomStringConvertible, Cust
         try self.init(mechanism: mechanism, salt: salt, iterations: iterations, storedKey: storedKey, serverKey: serverKey)
     }
 
-    // MARK: - Unknown users
-
-    /// A credential that no password matches, the same for the same user name during the life of the
-    /// process: an unknown user gets a plausible salt and goes through the same steps and the same
-    /// work as a known one, so neither the answers nor their timing tell whether the user exists
-    /// (RFC 5802 §9).
-    public static func decoy(for username: String, mechanism: SCRAMMechanism) -> SCRAMCredential {
-        let label = Array("\(mechanism.name)\u{0}\(username)".utf8)
-        let salt = Array(SCRAMCrypto.hmac(key: decoyKey, Array("salt".utf8) + label, mechanism: .sha256).prefix(32))
-        let storedKey = SCRAMCrypto.hmac(key: decoyKey, Array("stored".utf8) + label, mechanism: mechanism)
-        let serverKey = SCRAMCrypto.hmac(key: decoyKey, Array("server".utf8) + label, mechanism: mechanism)
-        return try! SCRAMCredential(mechanism: mechanism, salt: salt, iterations: SCRAMMechanism.defaultIterations,
-                                    storedKey: storedKey, serverKey: serverKey)
-    }
-
-    private static let decoyKey = SCRAMCrypto.randomBytes(32)
-
     // MARK: - Redaction
 
     public var description: String { "SCRAMCredential(\(mechanism.name), iterations: \(iterations))" }

@@ -13,7 +13,7 @@
 final class SCRAMServer: SASLServerMechanism {
     let mechanism: SASLMechanism
     private let scram: SCRAMMechanism
-    private let credentials: SCRAMCredentialLookup
+    private let credentials: SCRAMCredentials
 
     private enum State {
         case initial
@@ -34,7 +34,7 @@ final class SCRAMServer: SASLServerMechanism {
 
     private var state = State.initial
 
-    init(mechanism: SCRAMMechanism, credentials: @escaping SCRAMCredentialLookup) {
+    init(mechanism: SCRAMMechanism, credentials: SCRAMCredentials) {
         self.mechanism = mechanism.saslMechanism
         self.scram = mechanism
         self.credentials = credentials
@@ -93,7 +93,7 @@ final class SCRAMServer: SASLServerMechanism {
         }
 
         let stored = credentials(username, scram)
-        let credential = stored ?? SCRAMCredential.decoy(for: username, mechanism: scram)
+        let credential = stored ?? credentials.decoy(username, scram)
         let combinedNonce = clientNonce + Base64.encode(SCRAMCrypto.randomBytes(24))
         let serverFirst = "r=\(combinedNonce),s=\(Base64.encode(credential.salt)),i=\(credential.iterations)"
         state = .sentServerFirst(Exchange(

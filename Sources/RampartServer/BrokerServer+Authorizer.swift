@@ -29,7 +29,8 @@ extension BrokerServer {
         }
         if let auditPath = config.string("rampart.audit.log.path") {
             do {
-                let audit = try AuditLog(path: auditPath)
+                let auditLogger = logger
+                let audit = try AuditLog(path: auditPath) { problem in auditLogger.error("\(problem)") }
                 authorizer.setAuditSink(audit)
                 auditLog = audit
                 logger.info("audit log", metadata: ["path": "\(auditPath)"])

@@ -34,6 +34,7 @@ public enum RampartMetricsRegistry {
                 .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1), .seconds(5),
             ]
             MetricsSystem.bootstrap(factory)
+            BrokerMetrics.discardInstruments()
         }
     }
 }
@@ -41,14 +42,15 @@ public enum RampartMetricsRegistry {
 /// Gauges computed when `/metrics` is scraped (partition offsets and sizes, certificate expiry).
 final class ScrapeGauges: Sendable {
     private let registry: PrometheusCollectorRegistry
-    /// The partition gauges last set, so a deleted partition's series disappear.
-    private let partitionGauges = Mutex<[TopicPartition: (Prometheus.Gauge, Prometheus.Gauge)]>([:])
+    /// Per-partition gauges: a deleted partition's series disappear.
+    private let logEndOffsets = KeyedGauges<TopicPartition>()
+    private let partitionSizes = KeyedGauges<TopicPartition>()
     /// The authentication counters already exported, to add only what is new at each scrape.
     private let exportedAuthentication = Mutex(AuthenticationCounters())
-    /// The consumer-lag gauges last set, by group and partition.
-    private let lagGauges = Mutex<[LagKey: Prometheus.Gauge]>([:])
+    /// Consumer lag by group and partition.
+    private let lags = KeyedGauges<LagKey>()
 
-    struct LagKey: Hashable {
+    struct LagKey: Hashable, Sendable {
         var group: String
         var partition: TopicPartition
     }
@@ -136,46 +138,48 @@ final class ScrapeGauges: Sendable {
             registry.makeGauge(descriptor: Self.logDirFree, labels: [("dir", directory)]).set(to: Double(info.f_bavail) * blockSize)
             registry.makeGauge(descriptor: Self.logDirTotal, labels: [("dir", directory)]).set(to: Double(info.f_blocks) * blockSize)
         }
-        var values: [TopicPartition: (Int64, Int64)] = [:]
+        var ends: [TopicPartition: Double] = [:]
+        var sizes: [TopicPartition: Double] = [:]
         for (tp, log) in await logs.allLogs {
-            values[tp] = (await log.logEndOffset, await log.sizeInBytes)
+            ends[tp] = Double(await log.logEndOffset)
+            sizes[tp] = Double(await log.sizeInBytes)
         }
         let offline = await logs.offlinePartitions()
         registry.makeGauge(descriptor: Self.offlinePartitions).set(to: Double(offline.count))
-        let registry = self.registry
-        partitionGauges.withLock { gauges in
-            for (tp, pair) in gauges where values[tp] == nil {
-                registry.unregisterGauge(pair.0)
-                registry.unregisterGauge(pair.1)
-                gauges[tp] = nil
-            }
-            for (tp, (end, size)) in values {
-                let labels = [("topic", tp.topic), ("partition", "\(tp.partition)")]
-                let pair = gauges[tp] ?? (registry.makeGauge(descriptor: Self.logEndOffset, labels: labels),
-                                          registry.makeGauge(descriptor: Self.partitionSize, labels: labels))
-                gauges[tp] = pair
-                pair.0.set(to: Double(end))
-                pair.1.set(to: Double(size))
-            }
-        }
+        func partitionLabels(_ tp: TopicPartition) -> [(String, String)] { [("topic", tp.topic), ("partition", "\(tp.partition)")] }
+        logEndOffsets.update(ends, registry: registry) { registry.makeGauge(descriptor: Self.logEndOffset, labels: partitionLabels($0)) }
+        partitionSizes.update(sizes, registry: registry) { registry.makeGauge(descriptor: Self.partitionSize, labels: partitionLabels($0)) }
         guard let broker else { return }
-        var lags: [LagKey: Int64] = [:]
+        var lagValues: [LagKey: Double] = [:]
         for group in await broker.offsets.groupsWithOffsets() {
             for (tp, committed) in await broker.offsets.committed(groupID: group) {
                 guard let log = await logs.log(for: tp) else { continue }
-                lags[LagKey(group: group, partition: tp)] = max(0, await log.highWatermark - committed.offset)
+                lagValues[LagKey(group: group, partition: tp)] = Double(max(0, await log.highWatermark - committed.offset))
             }
         }
-        lagGauges.withLock { gauges in
-            for (key, gauge) in gauges where lags[key] == nil {
+        lags.update(lagValues, registry: registry) { key in
+            registry.makeGauge(descriptor: Self.consumerLag, labels: [
+                ("group", key.group), ("topic", key.partition.topic), ("partition", "\(key.partition.partition)")])
+        }
+    }
+}
+
+/// Gauges set at each scrape, one per key; a key missing from the latest values loses its series (a
+/// deleted partition, a group whose offsets are gone).
+final class KeyedGauges<Key: Hashable & Sendable>: Sendable {
+    private let gauges = Mutex<[Key: Prometheus.Gauge]>([:])
+
+    /// Sets each key's gauge (made by `make` the first time) to its value; unregisters the others.
+    func update(_ values: [Key: Double], registry: PrometheusCollectorRegistry, make: (Key) -> Prometheus.Gauge) {
+        gauges.withLock { gauges in
+            for (key, gauge) in gauges where values[key] == nil {
                 registry.unregisterGauge(gauge)
                 gauges[key] = nil
             }
-            for (key, lag) in lags {
-                let gauge = gauges[key] ?? registry.makeGauge(descriptor: Self.consumerLag, labels: [
-                    ("group", key.group), ("topic", key.partition.topic), ("partition", "\(key.partition.partition)")])
+            for (key, value) in values {
+                let gauge = gauges[key] ?? make(key)
                 gauges[key] = gauge
-                gauge.set(to: Double(lag))
+                gauge.set(to: value)
             }
         }
     }

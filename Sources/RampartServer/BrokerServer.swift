@@ -20,6 +20,8 @@ public final class BrokerServer: @unchecked Sendable {
     private let group: MultiThreadedEventLoopGroup
     private var serverChannels: [Channel] = []
     private let connections = ConnectionRegistry()
+    /// Refuses connections that would leave the process fewer than a few descriptors (see the type).
+    private let descriptorGuard = ConnectionDescriptorGuard.process()
     public private(set) var broker: Broker?
     private var backgroundTasks: [Task<Void, Never>] = []
     private var listenerTLS: [ListenerTLS] = []
@@ -108,10 +110,12 @@ public final class BrokerServer: @unchecked Sendable {
         // channels start with autoRead off, and the connections' handlers read the broker from `slot`.
         let slot = StartupSlot()
         var bound: [(ListenerConfig, Channel)] = []
+        let saslWorkers = SASLWorkers()
         for listener in listeners {
             let monitor = authenticationMonitor
             let authentication = saslSettings[listener.name].map { settings in
-                SASLAuthentication(settings: settings, credentials: { await slot.broker.scramCredentialSnapshot() }, monitor: monitor)
+                SASLAuthentication(settings: settings, credentials: { await slot.broker.scramCredentialSnapshot() }, monitor: monitor,
+                                   workers: saslWorkers)
             }
             let channel = try await bind(listener, slot: slot, tls: listenerTLS[listener.name], sasl: authentication)
             serverChannels.append(channel)
@@ -125,6 +129,7 @@ public final class BrokerServer: @unchecked Sendable {
         let broker = Broker(settings: settings, metadata: store, logs: logManager, producerIDBlockEnd: image.producerIDBlockEnd,
                             logger: logger, clock: { Int64(Date().timeIntervalSince1970 * 1000) }, authorizer: authorizer)
         await broker.loadDynamicAcls()
+        if !saslSettings.isEmpty { try await broker.ensureSCRAMDecoyKey() }
         try await broker.reconcileLogs()
         try await broker.loadOffsets()
         await logManager.startBackgroundTasks()
@@ -161,7 +166,13 @@ public final class BrokerServer: @unchecked Sendable {
                 }
             })
         }
-        logger.info("Rampart broker started", metadata: ["node.id": "\(settings.nodeID)", "cluster.id": "\(image.clusterID)"])
+        let descriptorLimit = FileDescriptorLimit.current().soft
+        logger.info("Rampart broker started", metadata: [
+            "node.id": "\(settings.nodeID)", "cluster.id": "\(image.clusterID)",
+            "file.descriptors.limit": "\(descriptorLimit)",
+            "file.descriptors.open": "\(FileDescriptorLimit.openCount().map { "\($0)" } ?? "?")",
+            "file.descriptors.reserve": "\(settings.fileDescriptors.reserve(limit: descriptorLimit))",
+        ])
     }
 
     /// A CRL on a listener that asks for no client certificate checks nothing: warned.
@@ -186,8 +197,9 @@ public final class BrokerServer: @unchecked Sendable {
     /// What a SASL listener's connections need to authenticate.
     struct SASLAuthentication: Sendable {
         var settings: SaslListenerSettings
-        var credentials: @Sendable () async -> SCRAMCredentialLookup
+        var credentials: @Sendable () async -> SCRAMCredentials
         var monitor: AuthenticationMonitor
+        var workers: SASLWorkers
     }
 
     private func bind(_ listener: ListenerConfig, slot: StartupSlot, tls: ListenerTLS?, sasl: SASLAuthentication?) async throws -> Channel {
@@ -196,6 +208,7 @@ public final class BrokerServer: @unchecked Sendable {
         let maxPerIP = config.maxConnectionsPerIP
         let maxTotal = config.int("max.connections") ?? Int(Int32.max)
         let connections = self.connections
+        let descriptorGuard = self.descriptorGuard
         let logger = self.logger
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 512)
@@ -206,6 +219,14 @@ public final class BrokerServer: @unchecked Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 let host = channel.remoteAddress?.ipAddress ?? "unknown"
+                let descriptors = descriptorGuard.admit()
+                guard descriptors.admitted else {
+                    logger.warning("refusing connection: too few file descriptors left", metadata: [
+                        "client": "\(host)", "file.descriptors.open": "\(descriptors.open)",
+                        "file.descriptors.limit": "\(descriptorGuard.limit)", "kept.free": "\(descriptorGuard.floor)",
+                    ])
+                    return channel.close()
+                }
                 switch connections.open(host: host, channel: channel, perHostLimit: maxPerIP, totalLimit: maxTotal) {
                 case .accepted:
                     break
@@ -242,7 +263,7 @@ public final class BrokerServer: @unchecked Sendable {
                         preAuthenticationMaxFrameSize: sasl == nil ? nil : KafkaFrameLimits.defaultPreAuthenticationMaxFrameSize)
                     let authenticator = sasl.map {
                         SaslServerAuthenticator(settings: $0.settings, dispatcher: dispatcher, credentials: $0.credentials, logger: logger,
-                                                monitor: $0.monitor)
+                                                monitor: $0.monitor, workers: $0.workers)
                     }
                     try sync.addHandler(ByteToMessageHandler(KafkaFrameDecoder(limits: frameLimits)))
                     // The connection handler writes size-prefixed frames itself (a Fetch answer as several buffers).
@@ -366,6 +387,8 @@ public final class BrokerServer: @unchecked Sendable {
         settings.brokerConfigs = brokerConfigEntries(config)
         settings.encryptedListeners = Set(listeners.filter(\.securityProtocol.isEncrypted).map(\.name))
         settings.allowCredentialChangesWithoutTLS = config.bool("rampart.insecure.allow.credential.changes.without.tls")
+        let reserve = config.int("rampart.file.descriptors.reserve") ?? -1
+        settings.fileDescriptors = .process(reserve: reserve < 0 ? nil : reserve)
         return settings
     }
 }

@@ -217,6 +217,8 @@ public enum BrokerConfigKeys {
               default: "info", "Log level."),
         .init("rampart.log.level.overrides", .string, default: nil,
               "Per-subsystem levels, e.g. RampartStorage=debug,RampartSASL=warning (a module name or a logger label prefix)."),
+        .init("rampart.file.descriptors.reserve", .int(-1...Int64(Int32.max)), default: "-1",
+              "File descriptors kept free for connections and the broker's own work: CreateTopics and CreatePartitions are refused (POLICY_VIOLATION) when new partitions would eat into them. -1: a tenth of RLIMIT_NOFILE, at least 64, at most 10000."),
         .init("rampart.flush.on.ack.all", .boolean, default: "true",
               "fsync before acknowledging acks=all produce requests (Rampart's durability default)."),
     ]

@@ -211,9 +211,10 @@ final class MetricsHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 }
 
-/// JSON string escaping (quotes, backslashes, control characters).
-enum JSONText {
-    static func escape(_ text: String) -> String {
+/// JSON string escaping, shared by `/health` answers and the JSON log lines (RampartCLI's `LineLogHandler`).
+package enum JSONText {
+    /// JSON string content: quotes, backslashes and control characters (`isControl`) escaped.
+    package static func escape(_ text: String) -> String {
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for scalar in text.unicodeScalars {
@@ -223,11 +224,15 @@ enum JSONText {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F || scalar.value == 0x2028 || scalar.value == 0x2029:
-                out += String(format: "\\u%04x", scalar.value)
+            case _ where isControl(scalar): out += String(format: "\\u%04x", scalar.value)
             default: out.unicodeScalars.append(scalar)
             }
         }
         return out
+    }
+
+    /// C0/C1 controls, DEL, and the Unicode line/paragraph separators (some viewers break lines there).
+    package static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
     }
 }

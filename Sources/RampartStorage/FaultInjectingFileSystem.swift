@@ -17,6 +17,8 @@ import SystemPackage
 /// - `shortWrites`: every `pwrite` writes at most half its bytes (the caller must loop).
 /// - `failSync`: a path predicate; a `sync()` of a matching file fails with `EIO` and the page cache
 ///   of that file is dropped back to its durable image, as Linux does after a failed writeback.
+/// - `descriptorLimit`: open files (handles not yet closed) are counted like descriptors; opening one
+///   more than the limit, or a directory sync (which opens the directory), fails with `EMFILE`.
 public final class FaultInjectingFileSystem: StorageFileSystem {
     /// What survives a simulated crash.
     public enum CrashMode: Sendable {
@@ -57,6 +59,8 @@ public final class FaultInjectingFileSystem: StorageFileSystem {
         var shortWrites = false
         var failSync: (@Sendable (String) -> Bool)?
         var syncDelay: Duration = .zero
+        var openDescriptors = 0
+        var descriptorLimit: Int?
     }
 
     let state: Mutex<State>
@@ -81,6 +85,13 @@ public final class FaultInjectingFileSystem: StorageFileSystem {
 
     /// Makes `sync()` fail with `EIO` for files whose path matches; `nil` stops failing.
     public func failSync(where predicate: (@Sendable (String) -> Bool)?) { state.withLock { $0.failSync = predicate } }
+
+    /// Limits the number of open file handles (`nil` lifts the limit): beyond it `openFile` and
+    /// `syncDirectory` fail with `EMFILE` (Too many open files).
+    public func setDescriptorLimit(_ limit: Int?) { state.withLock { $0.descriptorLimit = limit } }
+
+    /// File handles opened and not yet closed.
+    public var openDescriptors: Int { state.withLock { $0.openDescriptors } }
 
     /// Makes every file `sync()` sleep this long (to let concurrent appends pile up behind it).
     public func setSyncDelay(_ delay: Duration) { state.withLock { $0.syncDelay = delay } }
@@ -165,6 +176,10 @@ public final class FaultInjectingFileSystem: StorageFileSystem {
             guard create else { throw Errno.noSuchFileOrDirectory }
             return s.newNode(path, isDirectory: false)
         }
+        try state.withLock { s in
+            if let limit = s.descriptorLimit, s.openDescriptors >= limit { throw Errno.tooManyOpenFiles }
+            s.openDescriptors += 1
+        }
         return FaultInjectingFile(fs: self, id: id)
     }
 
@@ -232,6 +247,7 @@ public final class FaultInjectingFileSystem: StorageFileSystem {
     public func syncDirectory(_ path: String) throws {
         try state.withLock { s in
             try s.checkAlive()
+            if let limit = s.descriptorLimit, s.openDescriptors >= limit { throw Errno.tooManyOpenFiles }
             s.directorySyncCount += 1
         }
     }
@@ -358,5 +374,9 @@ final class FaultInjectingFile: StorageFile {
     func size() throws -> Int64 { try fs.size(id: id) }
     func truncate(to size: Int64) throws { try fs.truncate(id: id, to: size) }
     func sync() throws { try fs.sync(id: id) }
-    func close() throws {}
+    func close() throws {
+        guard !closed.exchange(true, ordering: .relaxed) else { return }
+        fs.state.withLock { $0.openDescriptors -= 1 }
+    }
+    private let closed = Atomic<Bool>(false)
 }

@@ -14,7 +14,8 @@ import NIOCore
 /// batch by its last offset). Entries are strictly increasing in both fields, one at most every
 /// `index.interval.bytes` of log. A lookup for offset t takes the last entry with offset ≤ t and
 /// scans forward from its position. Unlike Kafka the file is not preallocated or memory-mapped: it
-/// holds exactly its entries, and the entries also live in memory.
+/// holds exactly its entries, and the entries also live in memory. The file is open only while it is
+/// read or written (`IndexFile`), so an index costs no file descriptor between writes.
 struct OffsetIndex {
     static let entrySize = 8
 
@@ -23,26 +24,23 @@ struct OffsetIndex {
         var position: Int32
     }
 
-    let path: String
     let baseOffset: Int64
-    private(set) var file: any StorageFile
+    private(set) var file: IndexFile
     private(set) var entries: [Entry] = []
+    var path: String { file.path }
 
-    /// Opens (creating) the index file and loads its entries; `nil` entries means the file failed
-    /// its sanity check and must be rebuilt.
-    init(path: String, baseOffset: Int64, fs: any StorageFileSystem) throws {
-        self.path = path
+    /// An index over `path`; nothing is opened until it is loaded or written.
+    init(path: String, baseOffset: Int64) {
+        self.file = IndexFile(path: path)
         self.baseOffset = baseOffset
-        self.file = try fs.openFile(path, create: true)
     }
 
     /// Reads the file; false if it is not a whole number of strictly increasing entries.
-    mutating func load() throws -> Bool {
-        let size = try file.size()
-        guard size % Int64(Self.entrySize) == 0 else { return false }
-        var buffer = try file.read(at: 0, count: Int(size))
+    mutating func load(fs: any StorageFileSystem) throws -> Bool {
+        var buffer = try file.readAll(fs: fs)
+        guard buffer.readableBytes % Self.entrySize == 0 else { return false }
         var loaded: [Entry] = []
-        loaded.reserveCapacity(Int(size) / Self.entrySize)
+        loaded.reserveCapacity(buffer.readableBytes / Self.entrySize)
         while let rel = buffer.readInteger(endianness: .big, as: Int32.self),
               let pos = buffer.readInteger(endianness: .big, as: Int32.self) {
             if rel < 0 || pos < 0 { return false }
@@ -50,6 +48,7 @@ struct OffsetIndex {
             loaded.append(Entry(relativeOffset: rel, position: pos))
         }
         entries = loaded
+        file.loaded(count: loaded.count)
         return true
     }
 
@@ -70,33 +69,37 @@ struct OffsetIndex {
     }
 
     /// Appends an entry if it keeps the index strictly increasing.
-    mutating func append(offset: Int64, position: Int64) throws {
+    mutating func append(offset: Int64, position: Int64) {
         let rel = Int32(offset - baseOffset)
         let pos = Int32(position)
         if let last = entries.last, rel <= last.relativeOffset || pos <= last.position { return }
-        var buffer = ByteBufferAllocator().buffer(capacity: Self.entrySize)
-        buffer.writeInteger(rel, endianness: .big)
-        buffer.writeInteger(pos, endianness: .big)
-        try file.writeAll(buffer, at: Int64(entries.count * Self.entrySize))
         entries.append(Entry(relativeOffset: rel, position: pos))
     }
 
     /// Drops entries at or beyond `position` (after truncating the log there).
-    mutating func truncate(toPosition position: Int64) throws {
+    mutating func truncate(toPosition position: Int64) {
         let keep = entries.prefix { Int64($0.position) < position }.count
         entries.removeSubrange(keep...)
-        try file.truncate(to: Int64(keep * Self.entrySize))
+        file.dropped(keeping: keep)
     }
 
     /// Empties the index.
-    mutating func reset() throws {
+    mutating func reset() {
         entries.removeAll()
-        try file.truncate(to: 0)
+        file.dropped(keeping: 0)
     }
 
-    mutating func reopen(fs: any StorageFileSystem) throws {
-        try? file.close()
-        file = try fs.openFile(path, create: true)
+    /// Entries not yet in the file (or a cut the file has not seen).
+    var hasUnwrittenChanges: Bool { file.hasUnwrittenChanges(count: entries.count) }
+    var unwrittenEntries: Int { entries.count - file.written }
+
+    /// Brings the file up to date with the entries; returns it open when `keepOpen` (the caller closes it).
+    mutating func writeOut(fs: any StorageFileSystem, keepOpen: Bool) throws -> (any StorageFile)? {
+        let entries = self.entries
+        return try file.write(count: entries.count, entrySize: Self.entrySize, fs: fs, keepOpen: keepOpen) { i, buffer in
+            buffer.writeInteger(entries[i].relativeOffset, endianness: .big)
+            buffer.writeInteger(entries[i].position, endianness: .big)
+        }
     }
 }
 
@@ -121,21 +124,20 @@ struct TimeIndex {
         var relativeOffset: Int32
     }
 
-    let path: String
     let baseOffset: Int64
-    private(set) var file: any StorageFile
+    private(set) var file: IndexFile
     private(set) var entries: [Entry] = []
+    var path: String { file.path }
 
-    init(path: String, baseOffset: Int64, fs: any StorageFileSystem) throws {
-        self.path = path
+    /// An index over `path`; nothing is opened until it is loaded or written.
+    init(path: String, baseOffset: Int64) {
+        self.file = IndexFile(path: path)
         self.baseOffset = baseOffset
-        self.file = try fs.openFile(path, create: true)
     }
 
-    mutating func load() throws -> Bool {
-        let size = try file.size()
-        guard size % Int64(Self.entrySize) == 0 else { return false }
-        var buffer = try file.read(at: 0, count: Int(size))
+    mutating func load(fs: any StorageFileSystem) throws -> Bool {
+        var buffer = try file.readAll(fs: fs)
+        guard buffer.readableBytes % Self.entrySize == 0 else { return false }
         var loaded: [Entry] = []
         while let ts = buffer.readInteger(endianness: .big, as: Int64.self),
               let rel = buffer.readInteger(endianness: .big, as: Int32.self) {
@@ -144,6 +146,7 @@ struct TimeIndex {
             loaded.append(Entry(timestamp: ts, relativeOffset: rel))
         }
         entries = loaded
+        file.loaded(count: loaded.count)
         return true
     }
 
@@ -163,30 +166,97 @@ struct TimeIndex {
     }
 
     /// Appends an entry if its timestamp is larger than the last one's.
-    mutating func maybeAppend(timestamp: Int64, offset: Int64) throws {
+    mutating func maybeAppend(timestamp: Int64, offset: Int64) {
         let rel = Int32(offset - baseOffset)
         if let last = entries.last, timestamp <= last.timestamp || rel < last.relativeOffset { return }
-        var buffer = ByteBufferAllocator().buffer(capacity: Self.entrySize)
-        buffer.writeInteger(timestamp, endianness: .big)
-        buffer.writeInteger(rel, endianness: .big)
-        try file.writeAll(buffer, at: Int64(entries.count * Self.entrySize))
         entries.append(Entry(timestamp: timestamp, relativeOffset: rel))
     }
 
     /// Drops entries whose offset is at or beyond `offset`.
-    mutating func truncate(toOffset offset: Int64) throws {
+    mutating func truncate(toOffset offset: Int64) {
         let keep = entries.prefix { baseOffset + Int64($0.relativeOffset) < offset }.count
         entries.removeSubrange(keep...)
-        try file.truncate(to: Int64(keep * Self.entrySize))
+        file.dropped(keeping: keep)
     }
 
-    mutating func reset() throws {
+    mutating func reset() {
         entries.removeAll()
-        try file.truncate(to: 0)
+        file.dropped(keeping: 0)
     }
 
-    mutating func reopen(fs: any StorageFileSystem) throws {
+    var hasUnwrittenChanges: Bool { file.hasUnwrittenChanges(count: entries.count) }
+
+    /// Brings the file up to date with the entries; returns it open when `keepOpen` (the caller closes it).
+    mutating func writeOut(fs: any StorageFileSystem, keepOpen: Bool) throws -> (any StorageFile)? {
+        let entries = self.entries
+        return try file.write(count: entries.count, entrySize: Self.entrySize, fs: fs, keepOpen: keepOpen) { i, buffer in
+            buffer.writeInteger(entries[i].timestamp, endianness: .big)
+            buffer.writeInteger(entries[i].relativeOffset, endianness: .big)
+        }
+    }
+}
+
+/// The file behind an index. The entries live in memory; the file holds a prefix of them (`written`)
+/// and is brought up to date by `write` — every `LogSegment.indexWriteBatch` new entries, when the
+/// segment rolls, at a full flush and at close — opening it only for that. A partition therefore keeps one descriptor per
+/// segment (its `.log`), not three: 8,000 partitions fit in a 20,000-descriptor limit.
+///
+/// A crash loses at most the entries not yet written; the file then holds a valid prefix, and loading
+/// scans the log past its last entry (`LogSegment.loadTail`), so nothing is lost but lookup speed in
+/// that tail until the segment is rebuilt or rolled.
+struct IndexFile {
+    let path: String
+    /// How many of the in-memory entries the file holds.
+    private(set) var written = 0
+    /// The file may hold more than `written` entries (after a truncation or reset) and must be cut first.
+    private(set) var mustCut = false
+
+    init(path: String) { self.path = path }
+
+    func hasUnwrittenChanges(count: Int) -> Bool { mustCut || written != count }
+
+    /// The entries were read from the file.
+    mutating func loaded(count: Int) {
+        written = count
+        mustCut = false
+    }
+
+    /// Entries from `count` on were dropped in memory.
+    mutating func dropped(keeping count: Int) {
+        if count < written || count == 0 {
+            written = min(written, count)
+            mustCut = true
+        }
+    }
+
+    /// The whole file (empty when it does not exist), read through a descriptor closed before returning.
+    func readAll(fs: any StorageFileSystem) throws -> ByteBuffer {
+        guard fs.exists(path) else { return ByteBuffer() }
+        return try fs.readWholeFile(path)
+    }
+
+    /// Cuts the file if needed and writes entries `written..<count` (encoded by `encode`). Returns the open
+    /// file when `keepOpen` (for an fsync; the caller closes it), else closes it. On an error nothing
+    /// changes here, so the next call writes the same entries again.
+    mutating func write(
+        count: Int, entrySize: Int, fs: any StorageFileSystem, keepOpen: Bool, encode: (Int, inout ByteBuffer) -> Void
+    ) throws -> (any StorageFile)? {
+        let file = try fs.openFile(path, create: true)
+        do {
+            if mustCut { try file.truncate(to: Int64(written * entrySize)) }
+            if written < count {
+                var buffer = ByteBufferAllocator().buffer(capacity: (count - written) * entrySize)
+                for i in written..<count { encode(i, &buffer) }
+                try file.writeAll(buffer, at: Int64(written * entrySize))
+            }
+        } catch {
+            try? file.close()
+            throw error
+        }
+        written = count
+        mustCut = false
+        if keepOpen { return file }
         try? file.close()
-        file = try fs.openFile(path, create: true)
+        return nil
     }
 }

@@ -326,12 +326,14 @@ extension PartitionLog {
                 try fs.removeFileIfExists(segment.timeIndexPath)
                 try fs.rename(output.path, to: segment.logPath)
                 try fs.syncDirectory(directory)
-                let (replacement, _) = try LogSegment.open(directory: directory, baseOffset: segment.baseOffset, fs: fs, nowMs: clock.nowMs())
+                let (replacement, _) = try LogSegment.open(
+                    directory: directory, baseOffset: segment.baseOffset, fs: fs, nowMs: clock.nowMs(),
+                    indexIntervalBytes: config.indexIntervalBytes)
                 let minOffset = index > 0 ? segments[index - 1].nextOffset : segment.baseOffset
                 guard case .valid = try replacement.recover(minOffset: minOffset, indexIntervalBytes: config.indexIntervalBytes) else {
                     throw StorageError.corruptLog("cleaned segment \(segment.logPath) does not validate")
                 }
-                for file in replacement.takeDirtyFiles(includeIndexes: true) { try file.sync() }
+                try DirtyFile.syncAll(replacement.takeDirtyFiles(includeIndexes: true))
                 segments[index] = replacement
             } catch {
                 goOffline("swapping in the compacted segment \(segment.logPath) failed: \(error)")

@@ -190,6 +190,77 @@ public actor LogManager {
         return log
     }
 
+    /// Creates the logs of several new partitions (a new topic, or new partitions of one) as one unit:
+    /// the logs are created concurrently (their fsyncs overlap) and each log directory's own entry is
+    /// fsynced once at the end, not once per partition. If any fails, the ones created are deleted again
+    /// and the first error is thrown — nothing is left half-created.
+    ///
+    /// With `syncLogDirectories` false the caller calls `syncLogDirectories()` after creating several
+    /// batches (one fsync per log directory for a whole CreateTopics request).
+    public func createLogs(_ tps: [TopicPartition], syncLogDirectories: Bool = true) async throws {
+        for tp in tps where logs[tp] != nil { throw StorageError.alreadyExists(tp.directoryName) }
+        var counts = Dictionary(grouping: logDirOf.values, by: { $0 }).mapValues(\.count)
+        var planned: [(TopicPartition, PartitionLog, String)] = []
+        for tp in tps {
+            let dir = config.logDirs.min { (counts[$0] ?? 0) < (counts[$1] ?? 0) }!
+            counts[dir, default: 0] += 1
+            let log = PartitionLog(
+                topicPartition: tp, directory: joinPath(dir, tp.directoryName), config: config(forTopic: tp.topic), fs: fs,
+                clock: clock, pool: pool)
+            planned.append((tp, log, dir))
+        }
+        let failures = await withTaskGroup(of: (Int, (any Error)?).self) { group in
+            for (i, entry) in planned.enumerated() {
+                let log = entry.1
+                group.addTask {
+                    do {
+                        try await log.createEmpty(startOffset: 0, syncParent: false)
+                        return (i, nil)
+                    } catch {
+                        return (i, error)
+                    }
+                }
+            }
+            var failures: [(Int, any Error)] = []
+            for await (i, error) in group { if let error { failures.append((i, error)) } }
+            return failures.sorted { $0.0 < $1.0 }
+        }
+        var failure = failures.first?.1
+        if failure == nil && syncLogDirectories {
+            for dir in Set(planned.map(\.2)) {
+                do { try fs.syncDirectory(dir) } catch {
+                    failure = StorageError.io("sync log directory \(dir)", cause: error)
+                    break
+                }
+            }
+        }
+        if let failure {
+            let failed = Set(failures.map(\.0))
+            for (i, (tp, log, dir)) in planned.enumerated() {
+                await log.closeWithoutFlush()
+                if failed.contains(i) && !fs.exists(log.directory) { continue }
+                do { try removeTree(log.directory) } catch {
+                    logger.error("cannot remove the log of a partition whose creation failed",
+                                 metadata: ["partition": "\(tp)", "dir": "\(dir)", "error": "\(error)"])
+                }
+            }
+            throw failure
+        }
+        for (tp, log, dir) in planned {
+            logs[tp] = log
+            logDirOf[tp] = dir
+        }
+    }
+
+    /// Fsyncs every log directory (their new partition directories' entries).
+    public func syncLogDirectories() throws {
+        for dir in config.logDirs {
+            do { try fs.syncDirectory(dir) } catch {
+                throw StorageError.io("sync log directory \(dir)", cause: error)
+            }
+        }
+    }
+
     /// The log of a partition, created if missing.
     public func getOrCreateLog(_ tp: TopicPartition) async throws -> PartitionLog {
         if let log = logs[tp] { return log }

@@ -12,7 +12,8 @@ import NIOCore
 /// and < the next segment's base offset, and `lastOffset - base` fits in an int32.
 ///
 /// A segment is confined to its `PartitionLog` actor; only its `log` file handle (thread-safe
-/// positional I/O) is handed out, for syncing and for compaction reads of immutable segments.
+/// positional I/O) is handed out, for syncing and for compaction reads of immutable segments. Only the
+/// `.log` stays open: the index files are opened to be written or synced and closed again (`IndexFile`).
 final class LogSegment {
     let baseOffset: Int64
     let directory: String
@@ -61,19 +62,33 @@ final class LogSegment {
         self.fs = fs
         self.createdAtMs = nowMs
         let logPath = joinPath(directory, Self.name(baseOffset, ".log"))
-        self.log = try fs.openFile(logPath, create: create)
-        self.offsetIndex = try OffsetIndex(path: joinPath(directory, Self.name(baseOffset, ".index")), baseOffset: baseOffset, fs: fs)
-        self.timeIndex = try TimeIndex(path: joinPath(directory, Self.name(baseOffset, ".timeindex")), baseOffset: baseOffset, fs: fs)
-        self.size = try log.size()
+        let log = try fs.openFile(logPath, create: create)
+        self.log = log
+        self.offsetIndex = OffsetIndex(path: joinPath(directory, Self.name(baseOffset, ".index")), baseOffset: baseOffset)
+        self.timeIndex = TimeIndex(path: joinPath(directory, Self.name(baseOffset, ".timeindex")), baseOffset: baseOffset)
+        do {
+            self.size = try log.size()
+        } catch {
+            try? log.close()
+            throw error
+        }
         self.nextOffset = baseOffset
     }
 
     /// Creates a new empty segment (emptying files left over at that name).
     static func create(directory: String, baseOffset: Int64, fs: any StorageFileSystem, nowMs: Int64) throws -> LogSegment {
         let segment = try LogSegment(directory: directory, baseOffset: baseOffset, fs: fs, nowMs: nowMs, create: true)
-        try segment.log.truncate(to: 0)
-        try segment.offsetIndex.reset()
-        try segment.timeIndex.reset()
+        segment.offsetIndex.reset()
+        segment.timeIndex.reset()
+        do {
+            try segment.log.truncate(to: 0)
+            // Empty index files now, so that no leftover at this name is ever taken for this segment's.
+            _ = try segment.offsetIndex.writeOut(fs: fs, keepOpen: false)
+            _ = try segment.timeIndex.writeOut(fs: fs, keepOpen: false)
+        } catch {
+            segment.close()
+            throw error
+        }
         segment.size = 0
         segment.logDirty = true
         segment.indexesDirty = true
@@ -83,17 +98,26 @@ final class LogSegment {
     /// Opens an existing segment without validating its batches (a clean start, or a segment below
     /// the recovery point). Returns nil when the indexes are missing or fail their sanity check, or the
     /// tail cannot be read: the caller then runs `recover()`.
-    static func open(directory: String, baseOffset: Int64, fs: any StorageFileSystem, nowMs: Int64) throws -> (LogSegment, trusted: Bool) {
+    /// Batches past the last offset-index entry (entries an unclean stop did not write) are indexed again
+    /// every `indexIntervalBytes`.
+    static func open(
+        directory: String, baseOffset: Int64, fs: any StorageFileSystem, nowMs: Int64, indexIntervalBytes: Int = 4096
+    ) throws -> (LogSegment, trusted: Bool) {
         let hadIndexes = fs.exists(joinPath(directory, name(baseOffset, ".index")))
             && fs.exists(joinPath(directory, name(baseOffset, ".timeindex")))
         let segment = try LogSegment(directory: directory, baseOffset: baseOffset, fs: fs, nowMs: nowMs, create: false)
-        guard hadIndexes, try segment.offsetIndex.load(), try segment.timeIndex.load() else { return (segment, false) }
-        return (segment, try segment.loadTail())
+        do {
+            guard hadIndexes, try segment.offsetIndex.load(fs: fs), try segment.timeIndex.load(fs: fs) else { return (segment, false) }
+            return (segment, try segment.loadTail(indexIntervalBytes: indexIntervalBytes))
+        } catch {
+            segment.close()
+            throw error
+        }
     }
 
     /// Scans the batches after the last offset-index entry to learn the next offset and max timestamp,
     /// checking that the indexes agree with the log. False if they do not.
-    private func loadTail() throws -> Bool {
+    private func loadTail(indexIntervalBytes: Int) throws -> Bool {
         let start = offsetIndex.lastPosition ?? 0
         guard start <= size || size == 0 else { return false }
         if let lastTime = timeIndex.lastEntry {
@@ -109,6 +133,7 @@ final class LogSegment {
                 return false
             }
             first = false
+            indexBatch(summary, intervalBytes: indexIntervalBytes)
             observe(summary)
             return true
         }
@@ -146,8 +171,8 @@ final class LogSegment {
     /// the segment's int32 range, and ≥ `minOffset`). Stops at the first invalid batch, without
     /// truncating anything.
     func recover(minOffset: Int64, indexIntervalBytes: Int) throws -> RecoveryOutcome {
-        try offsetIndex.reset()
-        try timeIndex.reset()
+        offsetIndex.reset()
+        timeIndex.reset()
         indexesDirty = true
         nextOffset = baseOffset
         maxTimestamp = -1
@@ -162,12 +187,12 @@ final class LogSegment {
                 return false
             }
             expected = summary.lastOffset + 1
-            try indexBatch(summary, intervalBytes: indexIntervalBytes)
+            indexBatch(summary, intervalBytes: indexIntervalBytes)
             observe(summary)
             return true
         }
         // As Kafka does, end with an entry for the segment's largest timestamp.
-        if maxTimestamp >= 0 { try timeIndex.maybeAppend(timestamp: maxTimestamp, offset: offsetOfMaxTimestamp) }
+        if maxTimestamp >= 0 { timeIndex.maybeAppend(timestamp: maxTimestamp, offset: offsetOfMaxTimestamp) }
         switch end {
         case .endOfLog: return .valid
         case .stopped(let position): return .invalid(position: position, problem: problem ?? .truncated)
@@ -197,8 +222,8 @@ final class LogSegment {
     func truncate(toPosition position: Int64) throws {
         try log.truncate(to: position)
         size = position
-        try offsetIndex.truncate(toPosition: position)
-        try timeIndex.truncate(toOffset: nextOffset)
+        offsetIndex.truncate(toPosition: position)
+        timeIndex.truncate(toOffset: nextOffset)
         logDirty = true
         indexesDirty = true
     }
@@ -208,7 +233,7 @@ final class LogSegment {
     /// Writes `buffer` (whole batches with offsets assigned, described by `batches` with positions
     /// relative to the buffer) at the end of the log and indexes them. On a write error the log is
     /// cut back to its previous size and the error rethrown; index write errors are tolerated (the
-    /// index is sparse and rebuilt on the next unclean start when its file is damaged).
+    /// index is sparse, its entries stay in memory and are written again by the next attempt).
     func append(_ buffer: ByteBuffer, batches: [BatchSummary], indexIntervalBytes: Int) throws {
         let start = size
         do {
@@ -221,20 +246,31 @@ final class LogSegment {
         logDirty = true
         for var summary in batches {
             summary.position += start
-            try? indexBatch(summary, intervalBytes: indexIntervalBytes)
+            indexBatch(summary, intervalBytes: indexIntervalBytes)
             observe(summary)
         }
+        if offsetIndex.unwrittenEntries >= Self.indexWriteBatch { writeIndexes() }
     }
 
-    private func indexBatch(_ summary: BatchSummary, intervalBytes: Int) throws {
+    /// New index entries are written to the files in batches of this many (besides rolls, full flushes
+    /// and close), which bounds what an unclean stop leaves unindexed (re-indexed at load by `loadTail`).
+    static let indexWriteBatch = 64
+
+    /// Writes unwritten index entries (no fsync); an error leaves them for the next attempt.
+    func writeIndexes() {
+        if offsetIndex.hasUnwrittenChanges { _ = try? offsetIndex.writeOut(fs: fs, keepOpen: false) }
+        if timeIndex.hasUnwrittenChanges { _ = try? timeIndex.writeOut(fs: fs, keepOpen: false) }
+    }
+
+    private func indexBatch(_ summary: BatchSummary, intervalBytes: Int) {
         let timestampCandidate = summary.maxTimestamp > maxTimestamp
         if bytesSinceLastIndexEntry > intervalBytes {
             let ts = timestampCandidate ? summary.maxTimestamp : maxTimestamp
             let tsOffset = timestampCandidate ? summary.baseOffset : offsetOfMaxTimestamp
             bytesSinceLastIndexEntry = 0
             indexesDirty = true
-            try offsetIndex.append(offset: summary.lastOffset, position: summary.position)
-            if ts >= 0 { try timeIndex.maybeAppend(timestamp: ts, offset: tsOffset) }
+            offsetIndex.append(offset: summary.lastOffset, position: summary.position)
+            if ts >= 0 { timeIndex.maybeAppend(timestamp: ts, offset: tsOffset) }
         }
         bytesSinceLastIndexEntry += summary.size
     }
@@ -242,7 +278,7 @@ final class LogSegment {
     /// Called when the segment stops being the active one: records its final max timestamp in the time index.
     func onBecomeInactive() {
         if maxTimestamp >= 0 {
-            try? timeIndex.maybeAppend(timestamp: maxTimestamp, offset: offsetOfMaxTimestamp)
+            timeIndex.maybeAppend(timestamp: maxTimestamp, offset: offsetOfMaxTimestamp)
             indexesDirty = true
         }
     }
@@ -348,27 +384,34 @@ final class LogSegment {
 
     // MARK: Files
 
-    /// Files with unsynced writes (indexes only when `includeIndexes`), marking them clean.
-    func takeDirtyFiles(includeIndexes: Bool) -> [any StorageFile] {
-        var files: [any StorageFile] = []
-        if logDirty { files.append(log); logDirty = false }
+    /// Files with unsynced writes (indexes only when `includeIndexes`), marking them clean. Index files
+    /// are written out first and returned open, to be closed after their sync (`DirtyFile.syncAll`);
+    /// without `includeIndexes` the active segment's new entries wait for `indexWriteBatch` of them (a
+    /// sync round of an acks=all append then does no index I/O at all). An index that cannot be
+    /// written (e.g. no descriptor left) stays dirty for a later round: it is derived data, rebuilt from
+    /// the log when damaged.
+    func takeDirtyFiles(includeIndexes: Bool) -> [DirtyFile] {
+        var files: [DirtyFile] = []
+        if logDirty { files.append(DirtyFile(file: log, closeAfterSync: false)); logDirty = false }
         if includeIndexes && indexesDirty {
-            files.append(offsetIndex.file)
-            files.append(timeIndex.file)
-            indexesDirty = false
+            do {
+                if let file = try offsetIndex.writeOut(fs: fs, keepOpen: true) { files.append(DirtyFile(file: file, closeAfterSync: true)) }
+                if let file = try timeIndex.writeOut(fs: fs, keepOpen: true) { files.append(DirtyFile(file: file, closeAfterSync: true)) }
+                indexesDirty = false
+            } catch {
+                // Keep indexesDirty: the next full round tries again.
+            }
         }
         return files
     }
 
     private var isClosed = false
 
-    /// Closes the files once (a second close could hit a descriptor number reused by another file).
+    /// Closes the log file once (a second close could hit a descriptor number reused by another file).
     func close() {
         guard !isClosed else { return }
         isClosed = true
         try? log.close()
-        try? offsetIndex.file.close()
-        try? timeIndex.file.close()
     }
 
     /// Removes the segment's files: the `.log` is first renamed to `.log.deleted` so a crash half-way
@@ -380,6 +423,20 @@ final class LogSegment {
         try fs.removeFileIfExists(indexPath)
         try fs.removeFileIfExists(timeIndexPath)
         try fs.removeFile(deleted)
+    }
+}
+
+/// A file a sync round fsyncs: a segment's `.log` (kept open) or an index file opened for the round.
+struct DirtyFile: Sendable {
+    let file: any StorageFile
+    let closeAfterSync: Bool
+
+    /// Runs `first`, then fsyncs every file in order, stopping at the first error; closes the index files
+    /// in any case (exactly once).
+    static func syncAll(_ files: [DirtyFile], first: () throws -> Void = {}) throws {
+        defer { for entry in files where entry.closeAfterSync { try? entry.file.close() } }
+        try first()
+        for entry in files { try entry.file.sync() }
     }
 }
 

@@ -1,16 +1,24 @@
 import Logging
+import SystemPackage
 
 extension PartitionLog {
-    /// Creates the partition directory with one empty segment at `startOffset`.
-    func createEmpty(startOffset: Int64) throws {
+    /// Creates the partition directory with one empty segment at `startOffset`; with `syncParent` false
+    /// the caller fsyncs the log directory (once for many partitions).
+    func createEmpty(startOffset: Int64, syncParent: Bool = true) throws {
+        var segment: LogSegment?
         do {
             try fs.createDirectory(directory)
-            let segment = try LogSegment.create(directory: directory, baseOffset: startOffset, fs: fs, nowMs: clock.nowMs())
-            try segment.log.sync()
+            let created = try LogSegment.create(directory: directory, baseOffset: startOffset, fs: fs, nowMs: clock.nowMs())
+            segment = created
+            try created.log.sync()
             try fs.syncDirectory(directory)
-            try fs.syncDirectory(parentDirectory(of: directory))
-            segments = [segment]
+            if syncParent { try fs.syncDirectory(parentDirectory(of: directory)) }
+            segments = [created]
         } catch {
+            segment?.close()
+            if let errno = error as? Errno, errno == .tooManyOpenFiles || errno == .tooManyOpenFilesInSystem {
+                throw StorageError.io("create log directory \(directory): out of file descriptors (RLIMIT_NOFILE \(FileDescriptorLimit.current().soft))", cause: error)
+            }
             throw StorageError.io("create log directory \(directory)", cause: error)
         }
         logStartOffset = startOffset
@@ -74,7 +82,8 @@ extension PartitionLog {
         var expectedNext: Int64 = bases[0]
         for (i, base) in bases.enumerated() {
             let nextBase = i + 1 < bases.count ? bases[i + 1] : Int64.max
-            let (segment, trusted) = try LogSegment.open(directory: directory, baseOffset: base, fs: fs, nowMs: now)
+            let (segment, trusted) = try LogSegment.open(
+                directory: directory, baseOffset: base, fs: fs, nowMs: now, indexIntervalBytes: config.indexIntervalBytes)
             loaded.append(segment)
             segments = loaded
             guard base >= expectedNext else {
@@ -100,7 +109,7 @@ extension PartitionLog {
         // make it durable before the recovery point moves past it.
         if !recovered.isEmpty {
             for segment in recovered {
-                for file in segment.takeDirtyFiles(includeIndexes: true) { try file.sync() }
+                try DirtyFile.syncAll(segment.takeDirtyFiles(includeIndexes: true))
                 try segment.log.sync()
             }
             try fs.syncDirectory(directory)

@@ -420,7 +420,7 @@ public actor PartitionLog {
         let full = fullSyncRequested
         fullSyncRequested = false
         let target = logEndOffset
-        var files: [any StorageFile] = []
+        var files: [DirtyFile] = []
         for segment in segments.dropLast() { files += segment.takeDirtyFiles(includeIndexes: true) }
         files += active.takeDirtyFiles(includeIndexes: full)
         let syncDirectory = directoryDirty
@@ -439,8 +439,9 @@ public actor PartitionLog {
             var failure: (any Error)?
             do {
                 try await pool.runBlocking {
-                    if syncDirectory { try fs.syncDirectory(directory) }
-                    for file in filesToSync { try file.sync() }
+                    try DirtyFile.syncAll(filesToSync) {
+                        if syncDirectory { try fs.syncDirectory(directory) }
+                    }
                 }
             } catch {
                 failure = error

@@ -1,7 +1,7 @@
 /// An error from the certificate tooling (`CertificateAuthority`, `CertificateInfo`,
 /// `RevocationList`, `CertificateVerifier`): what went wrong, a message naming the file, option or
 /// serial involved, and whatever OpenSSL queued. Never carries a password.
-public struct CertificateError: Error, CustomStringConvertible, Sendable {
+public struct CertificateError: OpenSSLReportingError {
     /// The category of a `CertificateError`, comparable across instances.
     public struct Kind: Hashable, Sendable, CustomStringConvertible {
         private enum Base: Hashable, Sendable {
@@ -47,16 +47,6 @@ public struct CertificateError: Error, CustomStringConvertible, Sendable {
         self.kind = kind
         self.message = message
         self.openSSLErrors = openSSLErrors
-    }
-
-    /// The message followed by OpenSSL's reasons.
-    public var description: String {
-        openSSLErrors.isEmpty ? message : "\(message) (\(openSSLErrors.joined(separator: "; ")))"
-    }
-
-    /// An error carrying whatever OpenSSL queued on this thread, leaving the queue empty.
-    static func fromQueue(_ kind: Kind, _ message: String) -> CertificateError {
-        CertificateError(kind: kind, message: message, openSSLErrors: TLSError.drainOpenSSLErrors())
     }
 
     static func invalidArgument(_ message: String) -> CertificateError {

@@ -33,7 +33,7 @@ public struct TLSConfiguration: Sendable {
     }
 
     /// The password of an encrypted private key (`ssl.key.password`). Never printed.
-    public struct KeyPassword: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public struct KeyPassword: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
         let value: String
         /// Wraps a password.
         public init(_ value: String) { self.value = value }
@@ -66,7 +66,8 @@ public struct TLSConfiguration: Sendable {
     /// The protocol versions offered; the range min…max is used. Defaults to TLS 1.2 and 1.3.
     public var enabledProtocols: Set<ProtocolVersion>
     /// Cipher suites (`ssl.cipher.suites`): TLS 1.3 suite names (`TLS_AES_128_GCM_SHA256`) and OpenSSL
-    /// names for TLS 1.2 (`ECDHE-ECDSA-AES128-GCM-SHA256`). Empty means OpenSSL's defaults.
+    /// names for TLS 1.2 (`ECDHE-ECDSA-AES128-GCM-SHA256`). Empty means OpenSSL's TLS 1.2 defaults and
+    /// its three TLS 1.3 suites, AES-128-GCM first (`TLSContext.defaultTLS13Suites`).
     public var cipherSuites: [String]
     /// For clients: the host name or IP address the server certificate must be valid for; also sent
     /// as SNI when it is a name. `nil` disables host name verification (the chain is still verified).

@@ -37,7 +37,7 @@ final class TLSConnection {
         guard let ssl = SSL_new(context.handle) else {
             throw TLSError.fromQueue(.internalFailure, "SSL_new failed")
         }
-        guard let input = BIO_new(BIO_s_mem()), let output = BIO_new(BIO_s_mem()) else {
+        guard let input = rampart_borrowed_bio_new(), let output = rampart_lent_output_bio_new() else {
             SSL_free(ssl)
             throw TLSError.fromQueue(.internalFailure, "BIO_new failed")
         }
@@ -63,28 +63,73 @@ final class TLSConnection {
         SSL_free(ssl)
     }
 
-    /// Hands bytes received from the network to OpenSSL.
-    func feed(_ bytes: ByteBuffer) {
-        bytes.withUnsafeReadableBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                // Memory BIOs grow as needed; a write only fails on allocation failure.
-                let written = BIO_write(networkToSSL, raw.baseAddress! + offset, Int32(clamping: raw.count - offset))
-                guard written > 0 else { return }
-                offset += Int(written)
-            }
+    /// Received bytes OpenSSL has not read yet (kept between `receive` calls; usually none, as reads
+    /// run until OpenSSL asks for more).
+    private var unread: ByteBuffer?
+
+    /// Lends bytes received from the network to OpenSSL while `body` runs (handshake steps and reads
+    /// take them from where they lie, uncopied); bytes left unread are kept for the next call.
+    func receive(_ bytes: ByteBuffer, _ body: () -> Void) {
+        var input = bytes
+        if var held = unread {
+            held.writeImmutableBuffer(bytes)
+            input = held
+            unread = nil
+        }
+        let remaining = input.withUnsafeReadableBytes { raw in
+            rampart_borrowed_bio_lend(networkToSSL, raw.baseAddress, raw.count)
+            body()
+            return rampart_borrowed_bio_take_back(networkToSSL)
+        }
+        if remaining > 0 {
+            unread = input.getSlice(at: input.writerIndex - remaining, length: remaining)
         }
     }
 
-    /// Takes the ciphertext OpenSSL produced so far, or nil if there is none.
+    /// Takes the ciphertext OpenSSL produced so far (handshake messages, alerts, close_notify), or nil
+    /// if there is none.
     func takeOutput(allocator: ByteBufferAllocator) -> ByteBuffer? {
-        let pending = BIO_ctrl_pending(sslToNetwork)
+        let pending = rampart_lent_output_bio_overflow_length(sslToNetwork)
         guard pending > 0 else { return nil }
         var buffer = allocator.buffer(capacity: pending)
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: pending) { raw in
-            Int(max(0, BIO_read(sslToNetwork, raw.baseAddress, Int32(clamping: pending))))
-        }
+        appendOutput(to: &buffer)
         return buffer
+    }
+
+    private func appendOutput(to buffer: inout ByteBuffer) {
+        let pending = rampart_lent_output_bio_overflow_length(sslToNetwork)
+        guard pending > 0 else { return }
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: pending) { raw in
+            rampart_lent_output_bio_drain_overflow(sslToNetwork, raw.baseAddress, raw.count)
+        }
+    }
+
+    /// Encrypts `plaintexts` in order, OpenSSL writing the records straight into one buffer sized for
+    /// them (after any ciphertext produced before); returns that buffer, or nil if there is nothing to
+    /// send, and the error of a write that failed (the session is then unusable; later writes were not
+    /// encrypted). `room` overrides the space reserved (tests: what does not fit still goes out, after).
+    func encrypt(_ plaintexts: [ByteBuffer], allocator: ByteBufferAllocator, room: Int? = nil) -> (output: ByteBuffer?, failure: TLSError?) {
+        var buffer = takeOutput(allocator: allocator) ?? allocator.buffer(capacity: 0)
+        let total = plaintexts.reduce(0) { $0 + $1.readableBytes }
+        // Per record: a header, the tag, the content type or an explicit nonce — under 64 bytes.
+        let room = room ?? total + (total / (16 * 1024) + plaintexts.count) * 64 + 256
+        var failure: TLSError?
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: room) { raw in
+            rampart_lent_output_bio_lend(sslToNetwork, raw.baseAddress, raw.count)
+            ERR_clear_error()
+            for plaintext in plaintexts where plaintext.readableBytes > 0 {
+                let rc = plaintext.withUnsafeReadableBytes { raw in
+                    SSL_write(ssl, raw.baseAddress, Int32(clamping: raw.count))
+                }
+                if rc <= 0, case .failed(let error) = classify(rc, operation: "TLS write") {
+                    failure = error
+                    break
+                }
+            }
+            return rampart_lent_output_bio_take_back(sslToNetwork)
+        }
+        appendOutput(to: &buffer)
+        return (buffer.readableBytes > 0 ? buffer : nil, failure)
     }
 
     /// Advances the handshake.
@@ -94,25 +139,25 @@ final class TLSConnection {
         return rc == 1 ? .complete : classify(rc, operation: "TLS handshake")
     }
 
-    /// Decrypts into `buffer` (up to 16 KiB, one record); `.complete` means bytes were appended.
-    func read(into buffer: inout ByteBuffer) -> TLSOperationResult {
+    /// Ciphertext received and not yet taken by OpenSSL, in bytes.
+    var pendingCiphertext: Int { Int(BIO_ctrl_pending(networkToSSL)) + (unread?.readableBytes ?? 0) }
+
+    /// Empties this thread's OpenSSL error queue, as `read` needs before a run of reads.
+    func clearErrors() {
         ERR_clear_error()
+    }
+
+    /// Decrypts into the writable bytes of `buffer` (at least one; at most one record); `.complete`
+    /// means bytes were appended. A record larger than the space stays in OpenSSL for the next read.
+    /// The thread's error queue must be empty (`clearErrors`): a successful read leaves it so, and a run
+    /// of reads ends at the first result that is not `.complete`.
+    func read(into buffer: inout ByteBuffer) -> TLSOperationResult {
         var rc: Int32 = 0
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 16 * 1024) { raw in
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 1) { raw in
             rc = SSL_read(ssl, raw.baseAddress, Int32(clamping: raw.count))
             return Int(max(rc, 0))
         }
         return rc > 0 ? .complete : classify(rc, operation: "TLS read")
-    }
-
-    /// Encrypts all of `plaintext` (memory BIOs never block, so OpenSSL takes it whole).
-    func write(_ plaintext: ByteBuffer) -> TLSOperationResult {
-        guard plaintext.readableBytes > 0 else { return .complete }
-        ERR_clear_error()
-        let rc = plaintext.withUnsafeReadableBytes { raw in
-            SSL_write(ssl, raw.baseAddress, Int32(clamping: raw.count))
-        }
-        return rc > 0 ? .complete : classify(rc, operation: "TLS write")
     }
 
     /// Queues close_notify (read it with `takeOutput`). We do not wait for the peer's reply.
@@ -136,7 +181,7 @@ final class TLSConnection {
     var peerSubjectRFC2253: String? {
         guard let certificate = SSL_get1_peer_certificate(ssl) else { return nil }
         defer { X509_free(certificate) }
-        guard let subject = rampart_x509_subject_rfc2253(certificate) else { return nil }
+        guard let subject = rampart_x509_name_rfc2253(X509_get_subject_name(certificate)) else { return nil }
         defer { free(subject) }
         return String(cString: subject)
     }

@@ -140,7 +140,7 @@ public final class TLSContext: @unchecked Sendable {
             count += 1
         }
         // The loop ends on "no start line" at the end of the file; anything else is a broken CRL.
-        let errors = TLSError.drainOpenSSLErrors()
+        let errors = drainOpenSSLErrors()
         guard count > 0 else {
             throw TLSError(kind: .invalidFile, message: "CRL file \(path): no valid PEM CRL", openSSLErrors: errors)
         }
@@ -196,8 +196,20 @@ public final class TLSContext: @unchecked Sendable {
         }
     }
 
+    /// The TLS 1.3 suites when `ssl.cipher.suites` is not set: OpenSSL's three, AES-128-GCM first. With
+    /// server preference on, clients that offer it (all do) get AES-128-GCM rather than OpenSSL's first
+    /// choice AES-256-GCM: 128-bit AES-GCM is what TLS 1.3 makes mandatory (RFC 8446 §9.1) and costs
+    /// about a fifth less CPU per record (`openssl speed -evp`, 1.8 KB records, as librdkafka writes).
+    static let defaultTLS13Suites = ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"]
+
     private func setCipherSuites(_ suites: [String]) throws {
-        guard !suites.isEmpty else { return }
+        guard !suites.isEmpty else {
+            ERR_clear_error()
+            guard SSL_CTX_set_ciphersuites(handle, Self.defaultTLS13Suites.joined(separator: ":")) == 1 else {
+                throw TLSError.fromQueue(.internalFailure, "cannot set the default TLS 1.3 suites")
+            }
+            return
+        }
         let tls13 = suites.filter { Self.isTLS13Suite($0) }
         let tls12 = suites.filter { !Self.isTLS13Suite($0) }
         ERR_clear_error()
@@ -248,7 +260,7 @@ public struct CertificateSummary: Sendable, Equatable {
         }
         notBefore = Date(timeIntervalSince1970: TimeInterval(start))
         notAfter = Date(timeIntervalSince1970: TimeInterval(end))
-        if let raw = rampart_x509_subject_rfc2253(cert) {
+        if let raw = rampart_x509_name_rfc2253(X509_get_subject_name(cert)) {
             subject = String(cString: raw)
             free(raw)
         } else {

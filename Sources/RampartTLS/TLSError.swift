@@ -2,7 +2,7 @@ internal import COpenSSL
 
 /// An error from the TLS layer: what went wrong, a message naming the file or peer involved, and the
 /// reason strings OpenSSL queued (e.g. `error:0A000086:SSL routines::certificate verify failed`).
-public struct TLSError: Error, CustomStringConvertible, Sendable {
+public struct TLSError: OpenSSLReportingError {
     /// The category of a `TLSError`, comparable across instances.
     public struct Kind: Hashable, Sendable, CustomStringConvertible {
         private enum Base: Hashable, Sendable {
@@ -43,33 +43,48 @@ public struct TLSError: Error, CustomStringConvertible, Sendable {
     /// OpenSSL's queued errors, oldest first, as printed by `ERR_error_string_n`.
     public let openSSLErrors: [String]
 
-    /// Creates an error; `openSSLErrors` is usually `TLSError.drainOpenSSLErrors()`.
+    /// Creates an error; `openSSLErrors` is usually what `fromQueue` drains.
     public init(kind: Kind, message: String, openSSLErrors: [String] = []) {
         self.kind = kind
         self.message = message
         self.openSSLErrors = openSSLErrors
     }
+}
 
+/// An error carrying OpenSSL's queued reasons next to its own message (`TLSError`,
+/// `CertificateError`): one description format and one way of draining the queue for both.
+public protocol OpenSSLReportingError: Error, CustomStringConvertible, Sendable {
+    /// The error's category.
+    associatedtype Kind: Hashable & Sendable
+    /// What went wrong, naming the file, option or operation.
+    var message: String { get }
+    /// OpenSSL's queued errors, oldest first, as printed by `ERR_error_string_n`.
+    var openSSLErrors: [String] { get }
+    /// Creates an error.
+    init(kind: Kind, message: String, openSSLErrors: [String])
+}
+
+extension OpenSSLReportingError {
     /// The message followed by OpenSSL's reasons.
     public var description: String {
         openSSLErrors.isEmpty ? message : "\(message) (\(openSSLErrors.joined(separator: "; ")))"
     }
 
     /// An error carrying whatever OpenSSL queued on this thread, leaving the queue empty.
-    static func fromQueue(_ kind: Kind, _ message: String) -> TLSError {
-        TLSError(kind: kind, message: message, openSSLErrors: drainOpenSSLErrors())
+    static func fromQueue(_ kind: Kind, _ message: String) -> Self {
+        Self(kind: kind, message: message, openSSLErrors: drainOpenSSLErrors())
     }
+}
 
-    /// Empties this thread's OpenSSL error queue, returning its entries oldest first.
-    static func drainOpenSSLErrors() -> [String] {
-        var errors: [String] = []
-        while true {
-            let code = ERR_get_error()
-            if code == 0 { break }
-            var buffer = [CChar](repeating: 0, count: 256)
-            ERR_error_string_n(code, &buffer, buffer.count)
-            errors.append(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
-        }
-        return errors
+/// Empties this thread's OpenSSL error queue, returning its entries oldest first.
+func drainOpenSSLErrors() -> [String] {
+    var errors: [String] = []
+    while true {
+        let code = ERR_get_error()
+        if code == 0 { break }
+        var buffer = [CChar](repeating: 0, count: 256)
+        ERR_error_string_n(code, &buffer, buffer.count)
+        errors.append(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
     }
+    return errors
 }

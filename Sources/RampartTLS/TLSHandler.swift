@@ -84,19 +84,17 @@ public final class TLSHandler: ChannelDuplexHandler {
     /// Feeds ciphertext to OpenSSL and passes on the plaintext it yields.
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = unwrapInboundIn(data)
-        switch state {
-        case .closed:
-            return
-        case .idle:
-            startHandshake(context: context)
-            connection.feed(bytes)
-            if state == .handshaking { runHandshake(context: context) }
-        case .handshaking:
-            connection.feed(bytes)
-            runHandshake(context: context)
-        case .active:
-            connection.feed(bytes)
-            readPlaintext(context: context)
+        if state == .closed { return }
+        if state == .idle { startHandshake(context: context) }
+        connection.receive(bytes) {
+            switch state {
+            case .closed, .idle:
+                return
+            case .handshaking:
+                runHandshake(context: context)
+            case .active:
+                readPlaintext(context: context)
+            }
         }
     }
 
@@ -190,19 +188,26 @@ public final class TLSHandler: ChannelDuplexHandler {
     // MARK: - Data
 
     /// Decrypts every complete record OpenSSL holds, passing the plaintext on in chunks of up to
-    /// 256 KiB (one `channelRead` per chunk, not per 16 KiB record, so a large request crosses the
-    /// pipeline a few times rather than once per record).
+    /// 256 KiB (one `channelRead` per chunk, not per record, so a large request crosses the pipeline a
+    /// few times rather than once per record). Each chunk's buffer is sized once from the ciphertext
+    /// waiting (plaintext is never longer, plus a record OpenSSL may hold), so it is not regrown and
+    /// copied as records arrive.
     private func readPlaintext(context: ChannelHandlerContext) {
-        var buffer = context.channel.allocator.buffer(capacity: 16 * 1024)
+        func newBuffer() -> ByteBuffer {
+            let expected = connection.pendingCiphertext + Self.maximumRecord
+            return context.channel.allocator.buffer(capacity: min(max(expected, Self.maximumRecord), Self.maximumReadChunk))
+        }
+        var buffer = newBuffer()
         func deliver() {
             guard buffer.readableBytes > 0 else { return }
             context.fireChannelRead(wrapInboundOut(buffer))
-            buffer = context.channel.allocator.buffer(capacity: 16 * 1024)
+            buffer = newBuffer()
         }
+        connection.clearErrors()
         while state == .active {
             switch connection.read(into: &buffer) {
             case .complete:
-                if buffer.readableBytes >= Self.maximumReadChunk { deliver() }
+                if buffer.writableBytes == 0 { deliver() }
             case .wantRead:
                 deliver()
                 // Reading can produce output (e.g. a TLS 1.3 KeyUpdate answer).
@@ -226,19 +231,18 @@ public final class TLSHandler: ChannelDuplexHandler {
     }
 
     private static let maximumReadChunk = 256 * 1024
+    /// The most plaintext one TLS record holds, with room for OpenSSL's record header read ahead.
+    private static let maximumRecord = 16 * 1024 + 512
 
     private func encryptAndSend(_ writes: [PendingWrite], context: ChannelHandlerContext) {
         guard !writes.isEmpty else { return }
-        var promises: [EventLoopPromise<Void>] = []
-        for (index, write) in writes.enumerated() {
-            if case .failed(let error) = connection.write(write.data) {
-                promises.forEach { $0.fail(error) }
-                writes[index...].forEach { $0.promise?.fail(error) }
-                fail(context: context, error)
-                return
-            }
-            if let promise = write.promise { promises.append(promise) }
+        let (output, failure) = connection.encrypt(writes.map(\.data), allocator: context.channel.allocator)
+        if let error = failure {
+            writes.forEach { $0.promise?.fail(error) }
+            fail(context: context, error)
+            return
         }
+        let promises = writes.compactMap(\.promise)
         var combined: EventLoopPromise<Void>?
         if promises.count == 1 {
             combined = promises[0]
@@ -247,7 +251,11 @@ public final class TLSHandler: ChannelDuplexHandler {
             for waiting in promises { promise.futureResult.cascade(to: waiting) }
             combined = promise
         }
-        sendOutput(context: context, promise: combined)
+        if let output {
+            context.writeAndFlush(wrapOutboundOut(output), promise: combined)
+        } else {
+            combined?.succeed()
+        }
     }
 
     /// Writes and flushes whatever ciphertext OpenSSL produced; completes `promise` when it is sent.

@@ -10,27 +10,15 @@ import Testing
 @Suite(.serialized) struct TLSEndToEndTests {
     let certs = ClientTestCertificates.shared
 
-    /// A broker whose SSL listener presents `keystore`; with `clientAuth` it asks for client
-    /// certificates from `ca`.
-    func sslBroker(keystore: String, clientAuth: String = "none", extra: [String: String] = [:]) async throws -> TestBroker {
-        try await TestBroker.start(securityProtocol: "SSL", extra: [
+    /// Runs `body` with a broker whose SSL listener presents `keystore`; with `clientAuth` it asks for
+    /// client certificates from `ca`. The broker is stopped afterwards whatever happens.
+    func withSSLBroker(keystore: String, clientAuth: String = "none", extra: [String: String] = [:],
+                       _ body: (TestBroker) async throws -> Void) async throws {
+        try await TestBroker.run(securityProtocol: "SSL", extra: [
             "ssl.keystore.location": keystore,
             "ssl.truststore.location": certs.ca,
             "ssl.client.auth": clientAuth,
-        ].merging(extra) { $1 })
-    }
-
-    /// Runs `body` with a broker from `sslBroker`, stopping it afterwards whatever happens.
-    func withSSLBroker(keystore: String, clientAuth: String = "none", extra: [String: String] = [:],
-                       _ body: (TestBroker) async throws -> Void) async throws {
-        let broker = try await sslBroker(keystore: keystore, clientAuth: clientAuth, extra: extra)
-        do {
-            try await body(broker)
-        } catch {
-            await broker.stop()
-            throw error
-        }
-        await broker.stop()
+        ].merging(extra) { $1 }, body)
     }
 
     /// Client properties for SSL against `broker` via `host`, trusting `ca`.
@@ -45,19 +33,6 @@ import Testing
         ]
     }
 
-    /// Runs `body` with a cluster for `properties`, closing it (and the broker) whatever happens.
-    func withCluster(_ broker: TestBroker, _ properties: [String: String],
-                     _ body: (KafkaCluster) async throws -> Void) async throws {
-        let cluster = KafkaCluster(config: try ClientConfig(properties: properties))
-        do {
-            try await body(cluster)
-        } catch {
-            await cluster.close()
-            throw error
-        }
-        await cluster.close()
-    }
-
     /// The error `body` throws, as text, or nil when it succeeds.
     func failure(_ body: () async throws -> Void) async -> String? {
         do {
@@ -68,26 +43,14 @@ import Testing
         }
     }
 
-    /// Produces `count` records to a new topic and reads them back by assignment.
+    /// Produces `count` records (LZ4) to a new topic and reads them back by assignment.
     func roundTrip(_ cluster: KafkaCluster, topic: String, count: Int = 100) async throws {
-        try await KafkaAdmin(cluster: cluster).createTopic(topic, partitions: 2, replicationFactor: 1)
-        let producer = KafkaProducer(cluster: cluster, config: ProducerConfig(acks: -1, compression: .lz4))
-        let sent = try await producer.send((0..<count).map { ProducerRecord(topic: topic, key: "k\($0)", value: "v\($0)") })
-        #expect(sent.count == count)
-        let consumer = KafkaConsumer(cluster: cluster, config: ConsumerConfig(autoOffsetReset: .earliest, enableAutoCommit: false))
-        await consumer.assign((0..<2).map { KafkaTopicPartition(topic: topic, partition: Int32($0)) })
-        var values: [String] = []
-        let deadline = ContinuousClock.now + .seconds(30)
-        while values.count < count && ContinuousClock.now < deadline {
-            values += try await consumer.poll(timeout: .milliseconds(500)).map { String(decoding: $0.value ?? [], as: UTF8.self) }
-        }
-        await consumer.close()
-        #expect(values.sorted() == (0..<count).map { "v\($0)" }.sorted())
+        try await produceAndConsume(cluster, topic: topic, count: count, producerConfig: ProducerConfig(acks: -1, compression: .lz4))
     }
 
     @Test func produceAndConsumeWithCAAndHostnameVerification() async throws {
         try await withSSLBroker(keystore: certs.brokerKeystore) { broker in
-            try await withCluster(broker, sslProperties(broker)) { cluster in
+            try await withCluster(sslProperties(broker)) { cluster in
                 #expect(cluster.config.tls.verifyHostname)
                 try await roundTrip(cluster, topic: "tls-e2e")
                 // Per-broker connections (leader, coordinator) go through TLS too.
@@ -97,7 +60,7 @@ import Testing
                 #expect(leader.tlsSession?.peerSubject == "CN=localhost")
             }
             // Through "localhost" too (the certificate names both), with Java's property names.
-            try await withCluster(broker, [
+            try await withCluster([
                 "bootstrap.servers": "localhost:\(broker.port)", "security.protocol": "SSL",
                 "ssl.truststore.type": "PEM", "ssl.truststore.location": certs.ca, "ssl.endpoint.identification.algorithm": "https",
                 "ssl.enabled.protocols": "TLSv1.2",
@@ -113,7 +76,7 @@ import Testing
         try await withSSLBroker(keystore: certs.elsewhereKeystore) { broker in
             for host in ["localhost", "127.0.0.1"] {
                 let error = await failure {
-                    try await withCluster(broker, sslProperties(broker, host: host)) { _ = try await $0.refreshMetadata(topics: []) }
+                    try await withCluster(sslProperties(broker, host: host)) { _ = try await $0.refreshMetadata(topics: []) }
                 }
                 let expected = host == "localhost" ? "hostname mismatch" : "IP address mismatch"
                 #expect(error?.contains("cannot connect to \(host):\(broker.port) over TLS") == true, "\(error ?? "no error")")
@@ -123,7 +86,7 @@ import Testing
             // Turning endpoint identification off accepts the certificate (the chain is still checked).
             var unchecked = sslProperties(broker)
             unchecked["ssl.endpoint.identification.algorithm"] = ""
-            try await withCluster(broker, unchecked) { cluster in
+            try await withCluster(unchecked) { cluster in
                 let brokers = try await cluster.refreshMetadata(topics: []).brokers
                 #expect(brokers.count == 1)
             }
@@ -133,7 +96,7 @@ import Testing
     @Test func theAdvertisedHostIsVerifiedForBrokerConnections() async throws {
         // The certificate names localhost only; the broker advertises 127.0.0.1.
         try await withSSLBroker(keystore: certs.localhostOnlyKeystore) { broker in
-            try await withCluster(broker, sslProperties(broker, host: "localhost")) { cluster in
+            try await withCluster(sslProperties(broker, host: "localhost")) { cluster in
                 let snapshot = try await cluster.refreshMetadata(topics: [])
                 let node = try #require(snapshot.brokers.keys.first)
                 let error = await failure { _ = try await cluster.connection(to: node) }
@@ -145,7 +108,7 @@ import Testing
         // Advertising the name the certificate holds makes it work.
         try await withSSLBroker(keystore: certs.localhostOnlyKeystore,
                                 extra: ["advertised.listeners": "SSL://localhost:{port}"]) { broker in
-            try await withCluster(broker, sslProperties(broker, host: "localhost")) { cluster in
+            try await withCluster(sslProperties(broker, host: "localhost")) { cluster in
                 try await roundTrip(cluster, topic: "advertised", count: 10)
             }
         }
@@ -154,7 +117,7 @@ import Testing
     @Test func anUnknownCAIsRefused() async throws {
         try await withSSLBroker(keystore: certs.brokerKeystore) { broker in
             let error = await failure {
-                try await withCluster(broker, sslProperties(broker, ca: certs.otherCA)) { _ = try await $0.refreshMetadata(topics: []) }
+                try await withCluster(sslProperties(broker, ca: certs.otherCA)) { _ = try await $0.refreshMetadata(topics: []) }
             }
             #expect(error?.contains("over TLS") == true, "\(error ?? "no error")")
             #expect(error?.contains("certificate verify failed") == true, "\(error ?? "no error")")
@@ -165,7 +128,7 @@ import Testing
             var system = sslProperties(broker)
             system["ssl.ca.location"] = nil
             let systemError = await failure {
-                try await withCluster(broker, system) { _ = try await $0.refreshMetadata(topics: []) }
+                try await withCluster(system) { _ = try await $0.refreshMetadata(topics: []) }
             }
             #expect(systemError?.contains("certificate verify failed") == true, "\(systemError ?? "no error")")
         }
@@ -177,12 +140,12 @@ import Testing
             var alice = sslProperties(broker)
             alice["ssl.certificate.location"] = certs.aliceCertificate
             alice["ssl.key.location"] = certs.aliceKey
-            try await withCluster(broker, alice) { cluster in try await roundTrip(cluster, topic: "mtls", count: 20) }
+            try await withCluster(alice) { cluster in try await roundTrip(cluster, topic: "mtls", count: 20) }
             // Java's names: one PEM key store.
             var keystore = sslProperties(broker)
             keystore["ssl.keystore.type"] = "PEM"
             keystore["ssl.keystore.location"] = certs.aliceKeystore
-            try await withCluster(broker, keystore) { cluster in
+            try await withCluster(keystore) { cluster in
                 let topics = try await KafkaAdmin(cluster: cluster).listTopics()
                 #expect(topics.contains("mtls"))
             }
@@ -190,7 +153,7 @@ import Testing
             var encrypted = alice
             encrypted["ssl.key.location"] = certs.aliceEncryptedKey
             encrypted["ssl.key.password"] = ClientTestCertificates.keyPassword
-            try await withCluster(broker, encrypted) { cluster in
+            try await withCluster(encrypted) { cluster in
                 let topics = try await KafkaAdmin(cluster: cluster).listTopics()
                 #expect(topics.contains("mtls"))
             }
@@ -205,7 +168,7 @@ import Testing
                 properties["ssl.enabled.protocols"] = version
                 let started = ContinuousClock.now
                 let error = await failure {
-                    try await withCluster(broker, properties) { _ = try await $0.refreshMetadata(topics: []) }
+                    try await withCluster(properties) { _ = try await $0.refreshMetadata(topics: []) }
                 }
                 #expect(ContinuousClock.now - started < .seconds(5))
                 #expect(error?.contains("cannot connect to 127.0.0.1:\(broker.port) over TLS") == true, "\(error ?? "no error")")

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import RampartAuthorizer
 
@@ -51,5 +52,18 @@ import Testing
         lines.swapAt(1, 2)
         #expect(try verify(lines) > 0)
         #expect(try verify(original) == 0)
+    }
+
+    /// A write that fails (here: /dev/full, ENOSPC) is counted and reported once, naming the file and
+    /// the reason, not per lost event.
+    @Test func writeFailuresAreReported() throws {
+        let reports = Mutex<[String]>([])
+        let log = try AuditLog(path: "/dev/full") { problem in reports.withLock { $0.append(problem) } }
+        for i in 0..<3 { log.record(event(i)) }
+        log.flush()
+        #expect(log.writeFailures == 3)
+        let seen = reports.withLock { $0 }
+        #expect(seen.count == 1)
+        #expect(seen.first?.contains("/dev/full") == true && seen.first?.contains("lost") == true)
     }
 }

@@ -85,7 +85,7 @@ import Testing
             SaslServerAuthenticator(
                 settings: SaslListenerSettings(enabledMechanisms: [.scramSHA512, .plain], failedAuthenticationDelayMs: 0),
                 dispatcher: RequestDispatcher(registry: fixture.registry, logger: Logger(label: "test")),
-                credentials: { { user, mechanism in lookups.withLock { $0 += 1 }; return SaslTestUsers.lookup(user, mechanism) } },
+                credentials: { SCRAMCredentials { user, mechanism in lookups.withLock { $0 += 1 }; return SaslTestUsers.lookup(user, mechanism) } },
                 logger: Logger(label: "test"), monitor: monitor)
         }
         func plainLogin(_ password: String, from host: String) async throws -> SaslAuthenticateResponse? {

@@ -20,11 +20,22 @@ import Testing
         let limits: KafkaFrameLimits
     }
 
-    func connect(_ fixture: BrokerFixture, delayMs: Int64 = 0, reauthMs: Int64 = 0) async throws -> Connection {
+    /// Counts the reads the connection handler lets through to the socket (used on the event loop only).
+    final class ReadCounter: ChannelOutboundHandler, @unchecked Sendable {
+        typealias OutboundIn = NIOAny
+        var reads = 0
+        func read(context: ChannelHandlerContext) {
+            reads += 1
+            context.read()
+        }
+    }
+
+    func connect(_ fixture: BrokerFixture, delayMs: Int64 = 0, reauthMs: Int64 = 0, readCounter: ReadCounter? = nil) async throws -> Connection {
         let limits = LimitsBox()
         let dispatcher = RequestDispatcher(registry: fixture.registry, logger: Logger(label: "test"))
         let authenticator = makeAuthenticator(fixture, delayMs: delayMs, reauthMs: reauthMs)
         let channel = try await NIOAsyncTestingChannel { channel in
+            if let readCounter { try channel.pipeline.syncOperations.addHandler(readCounter) }
             try channel.pipeline.syncOperations.addHandler(
                 KafkaConnectionHandler(dispatcher: dispatcher, connection: saslConnection, logger: Logger(label: "test"),
                                        authenticator: authenticator, frameLimits: limits.limits))
@@ -46,6 +57,31 @@ import Testing
         try await connection.channel.writeInbound(try requestFrame(MetadataRequest(), version: 4))
         try await connection.channel.closeFuture.get()
         #expect(try await connection.channel.readOutbound(as: ByteBuffer.self) == nil)
+    }
+
+    /// Kafka reads one request at a time before authentication: with a frame being served and one
+    /// waiting, nothing more is read from the socket until the one being served is answered.
+    @Test func beforeAuthenticationAtMostOneFrameWaits() async throws {
+        let fixture = try await BrokerFixture.make()
+        defer { Task { await fixture.close() } }
+        let counter = ReadCounter()
+        let connection = try await connect(fixture, readCounter: counter)
+        let channel = connection.channel
+        let apiVersions = try requestFrame(ApiVersionsRequest(), version: 0)
+        let handshake = try requestFrame(SaslHandshakeRequest(mechanism: "SCRAM-SHA-512"), version: 1)
+        let readsWhileOneWaits = try await channel.testingEventLoop.executeInContext {
+            let pipeline = channel.pipeline.syncOperations
+            pipeline.fireChannelRead(NIOAny(apiVersions))
+            pipeline.fireChannelRead(NIOAny(handshake))
+            pipeline.read()
+            return counter.reads
+        }
+        #expect(readsWhileOneWaits == 0)
+        _ = try await channel.waitForOutboundWrite(as: ByteBuffer.self)
+        _ = try await channel.waitForOutboundWrite(as: ByteBuffer.self)
+        // Serving the waiting frame resumed reading.
+        #expect(try await channel.testingEventLoop.executeInContext { counter.reads } == 1)
+        _ = try await channel.finish(acceptAlreadyClosed: true)
     }
 
     @Test func afterScramTheConnectionServesRequests() async throws {

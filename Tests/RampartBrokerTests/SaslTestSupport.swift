@@ -15,7 +15,7 @@ enum SaslTestUsers {
         return table
     }()
 
-    static let lookup: SCRAMCredentialLookup = { user, mechanism in table[user]?[mechanism] }
+    static let lookup = SCRAMCredentials { user, mechanism in table[user]?[mechanism] }
 }
 
 /// Encodes `request` as a whole frame body (header + body).

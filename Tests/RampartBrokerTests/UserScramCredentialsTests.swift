@@ -65,6 +65,51 @@ import Testing
         #expect(after("alice", .sha256) == nil && after("alice", .sha512) != nil && after("bob", .sha512) != nil)
     }
 
+    /// A stored credential that does not decode (keys of the wrong size) serves no login, like an
+    /// unknown user (the snapshot logs it as an error).
+    @Test func aDamagedStoredCredentialServesNoLogin() async throws {
+        let fixture = try await fixture()
+        defer { Task { await fixture.close() } }
+        _ = try await fixture.broker.metadata.update { image in
+            image.scramCredentials["mallory"] = [SCRAMMechanism.sha512.name: StoredSCRAMCredential(salt: "c2FsdA==", iterations: 4096, storedKey: "AAAA", serverKey: "BBBB")]
+        }
+        let lookup = await fixture.broker.scramCredentialSnapshot()
+        #expect(lookup("mallory", .sha512) == nil)
+    }
+
+    /// An unknown user's decoy has the shape of the stored credentials (iterations and salt length),
+    /// and the broker keeps one decoy key: the same unknown name gets the same salt from every snapshot.
+    @Test func decoysFollowTheStoredCredentials() async throws {
+        let fixture = try await fixture()
+        defer { Task { await fixture.close() } }
+        let credential = try SCRAMCredential.generate(password: SASLPassword("pw"), mechanism: .sha512, iterations: 8192,
+                                                      salt: Array(repeating: 7, count: 20))
+        _ = try await fixture.broker.metadata.update { image in
+            image.scramCredentials["alice"] = [SCRAMMechanism.sha512.name: StoredSCRAMCredential(credential)]
+        }
+        let first = await fixture.broker.scramCredentialSnapshot().decoy("ghost", .sha512)
+        #expect(first.iterations == 8192 && first.salt.count == 20)
+        #expect(await fixture.broker.scramCredentialSnapshot().decoy("ghost", .sha512) == first)
+    }
+
+    /// The decoy key is kept in the metadata: a broker started again on it (here: a second broker on
+    /// the same store) gives an unknown name the same decoy, so a restart does not tell unknown names
+    /// from known ones. Storing the key again keeps the first.
+    @Test func theDecoyKeySurvivesARestart() async throws {
+        let fixture = try await fixture()
+        defer { Task { await fixture.close() } }
+        let broker = fixture.broker
+        try await broker.ensureSCRAMDecoyKey()
+        let key = await broker.metadata.current().scramDecoyKey
+        #expect(key != nil)
+        try await broker.ensureSCRAMDecoyKey()
+        #expect(await broker.metadata.current().scramDecoyKey == key)
+        let restarted = Broker(settings: broker.settings, metadata: broker.metadata, logs: broker.logs, producerIDBlockEnd: 0,
+                               logger: broker.logger, clock: broker.clock)
+        let before = await broker.scramCredentialSnapshot().decoy("ghost", .sha512)
+        #expect(await restarted.scramCredentialSnapshot().decoy("ghost", .sha512) == before)
+    }
+
     @Test func validationErrorsAreKafkas() async throws {
         let fixture = try await fixture()
         defer { Task { await fixture.close() } }

@@ -112,4 +112,19 @@ import Testing
         dump(credential, to: &dumped)
         #expect(!dumped.contains("c2FsdA==") && !dumped.contains("AAAA"))
     }
+
+    /// The SASL decoy key persists, in a file that stays at format 1 (readers that predate the key
+    /// ignore it) and private.
+    @Test func theDecoyKeyPersistsWithoutRaisingTheFormatVersion() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rampart-meta-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try EmbeddedMetadataStore(directory: dir)
+        _ = try await store.update { $0.scramDecoyKey = "a2V5" }
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: store.fileURL)) as? [String: Any]
+        #expect(json?["formatVersion"] as? Int == 1)
+        let reopened = try EmbeddedMetadataStore(directory: dir)
+        #expect(await reopened.current().scramDecoyKey == "a2V5")
+        let attributes = try FileManager.default.attributesOfItem(atPath: store.fileURL.path)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+    }
 }

@@ -65,11 +65,34 @@ struct SCRAMCredentialTests {
     }
 
     @Test func decoysAreStableAndMatchNothing() {
-        let a = SCRAMCredential.decoy(for: "ghost", mechanism: .sha256)
-        #expect(a == SCRAMCredential.decoy(for: "ghost", mechanism: .sha256))
-        #expect(a != SCRAMCredential.decoy(for: "ghost2", mechanism: .sha256))
+        let decoys = SCRAMDecoys()
+        let a = decoys.decoy(for: "ghost", mechanism: .sha256)
+        #expect(a == decoys.decoy(for: "ghost", mechanism: .sha256))
+        #expect(a != decoys.decoy(for: "ghost2", mechanism: .sha256))
         #expect(a.iterations == 4096)
         #expect(!a.matches(password: SASLPassword("ghost")))
+    }
+
+    /// Decoys take the most common shape of the stored credentials of their mechanism, so an unknown
+    /// user's iteration count and salt length are those of real users; another key makes other decoys.
+    @Test func decoysAreShapedLikeTheStoredCredentials() {
+        let decoys = SCRAMDecoys()
+        let shaped = decoys.shaped(like: [
+            (.sha512, SCRAMDecoys.Shape(iterations: 8192, saltLength: 16)),
+            (.sha512, SCRAMDecoys.Shape(iterations: 8192, saltLength: 16)),
+            (.sha512, SCRAMDecoys.Shape(iterations: 4096, saltLength: 32)),
+            (.sha256, SCRAMDecoys.Shape(iterations: 10000, saltLength: 40)),
+        ])
+        let sha512 = shaped.decoy(for: "ghost", mechanism: .sha512)
+        #expect(sha512.iterations == 8192 && sha512.salt.count == 16)
+        let sha256 = shaped.decoy(for: "ghost", mechanism: .sha256)
+        #expect(sha256.iterations == 10000 && sha256.salt.count == 40)
+        // The key stays: the same name under the same shape gets the same salt.
+        #expect(Array(decoys.decoy(for: "ghost", mechanism: .sha512).salt.prefix(16)) == sha512.salt)
+        // No stored credential of a mechanism: the generated shape.
+        let none = decoys.shaped(like: [(.sha256, SCRAMDecoys.Shape(iterations: 10000, saltLength: 40))])
+        #expect(none.shape(of: .sha512) == .generated)
+        #expect(SCRAMDecoys().decoy(for: "ghost", mechanism: .sha512) != decoys.decoy(for: "ghost", mechanism: .sha512))
     }
 
     @Test func base64() {

@@ -32,6 +32,8 @@ func exchange(_ client: any SASLClientMechanism, _ server: any SASLServerMechani
 /// An in-memory credential table.
 struct Users {
     var credentials: [String: [SCRAMMechanism: SCRAMCredential]] = [:]
+    /// One key for the table's life, as a broker keeps one.
+    let decoys = SCRAMDecoys()
 
     mutating func add(_ name: String, _ password: String, _ mechanisms: [SCRAMMechanism] = SCRAMMechanism.allCases) throws {
         for mechanism in mechanisms {
@@ -39,9 +41,10 @@ struct Users {
         }
     }
 
-    var lookup: SCRAMCredentialLookup {
+    var lookup: SCRAMCredentials {
         let table = credentials
-        return { name, mechanism in table[name]?[mechanism] }
+        let shapes = table.values.flatMap { $0.values.map { ($0.mechanism, SCRAMDecoys.Shape(iterations: $0.iterations, saltLength: $0.salt.count)) } }
+        return SCRAMCredentials(decoys: decoys.shaped(like: shapes)) { name, mechanism in table[name]?[mechanism] }
     }
 }
 
@@ -114,6 +117,26 @@ struct SCRAMExchangeTests {
         let first = try salt()
         #expect(!first.isEmpty)
         #expect(try salt() == first)
+    }
+
+    /// With stored credentials of 8192 iterations and 16-byte salts, an unknown user's server-first
+    /// message shows the same: the iteration count does not tell the two apart.
+    @Test(arguments: SCRAMServerProvider.allCases)
+    func unknownUserLooksLikeTheStoredUsers(provider: SCRAMServerProvider) throws {
+        var users = Users()
+        for name in ["alice", "bob"] {
+            users.credentials[name] = [.sha512: try SCRAMCredential.generate(password: SASLPassword("\(name)-pw"), mechanism: .sha512,
+                                                                            iterations: 8192, salt: Array(repeating: UInt8(name.count), count: 16))]
+        }
+        func serverFirst(_ user: String) throws -> [String: String] {
+            let server = try SASLServerMechanisms.make(.scramSHA512, credentials: users.lookup, scramProvider: provider)
+            let client = SCRAMClient(mechanism: .sha512, username: user, password: SASLPassword("x"))
+            guard case .challenge(let bytes) = server.start(clientFirst: try client.initialResponse()) else { return [:] }
+            return SCRAMClient.attributes(String(decoding: bytes, as: UTF8.self))
+        }
+        let known = try serverFirst("alice"), unknown = try serverFirst("ghost")
+        #expect(known["i"] == "8192" && unknown["i"] == "8192")
+        #expect(Base64.decode(unknown["s"] ?? "")?.count == 16)
     }
 
     @Test(arguments: SCRAMServerProvider.allCases)

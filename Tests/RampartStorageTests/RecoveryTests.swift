@@ -67,6 +67,8 @@ import Testing
         for i in 0..<40 {
             _ = try await log.append(Batches.simple(count: 2, tag: "\(i)", baseTimestamp: 1_000_000 + Int64(i) * 1000), durability: .flushed)
         }
+        // The active segment's index entries reach its file in batches; a full flush writes them all.
+        try await log.flush()
         let originalIndexes = segmentFiles(fs, suffix: ".index").map { fs.contents(of: $0)! }
         #expect(originalIndexes.contains { $0.count >= 16 })
         let expectedByTime = try #require(try await log.lookup(timestamp: 1_000_000 + 17 * 1000))

@@ -49,6 +49,8 @@ import Testing
             positions.append((result.lastOffset, position))
             position += batch.readableBytes
         }
+        // Index entries reach the files in batches, at sync rounds and at close (`IndexFile`).
+        try await log.flush()
         var index = ByteBuffer(bytes: fs.contents(of: "/data/orders-0/00000000000000000000.index")!)
         var entries: [(Int32, Int32)] = []
         while let rel = index.readInteger(as: Int32.self), let pos = index.readInteger(as: Int32.self) { entries.append((rel, pos)) }

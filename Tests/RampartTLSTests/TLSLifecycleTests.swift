@@ -159,4 +159,63 @@ import Testing
         let pair = try ChannelPair(client: try clientContext(), server: server)
         #expect(try pair.handshake().client?.cipherSuite == "TLS_CHACHA20_POLY1305_SHA256")
     }
+
+    /// Bytes lent to OpenSSL and not read during `receive` are kept and read in front of the next
+    /// bytes: a ClientHello received in two pieces, the first left unread, still gets its answer.
+    @Test func bytesLeftUnreadAreReadWithTheNextOnes() throws {
+        let client = try TLSConnection(context: try clientContext(), serverHostname: nil)
+        let server = try TLSConnection(context: try serverContext(), serverHostname: nil)
+        guard case .wantRead = client.handshake(), var hello = client.takeOutput(allocator: ByteBufferAllocator()) else {
+            Issue.record("the client produced no ClientHello")
+            return
+        }
+        let first = hello.readSlice(length: hello.readableBytes / 2)!
+        server.receive(first) {}
+        #expect(server.pendingCiphertext == first.readableBytes)
+        var step: TLSOperationResult?
+        server.receive(hello) { step = server.handshake() }
+        guard case .wantRead = step else {
+            Issue.record("the server did not take the whole ClientHello: \(String(describing: step))")
+            return
+        }
+        #expect(server.pendingCiphertext == 0)
+        #expect((server.takeOutput(allocator: ByteBufferAllocator())?.readableBytes ?? 0) > 0)
+    }
+
+    /// Records that do not fit the space reserved in the output buffer follow, in order, from the
+    /// overflow: the peer reads every byte. With room for one record only, most go that way.
+    @Test func recordsBeyondTheReservedRoomStillGoOutInOrder() throws {
+        let client = try TLSConnection(context: try clientContext(), serverHostname: nil)
+        let server = try TLSConnection(context: try serverContext(), serverHostname: nil)
+        let allocator = ByteBufferAllocator()
+        for _ in 0..<10 {
+            _ = client.handshake()
+            if let output = client.takeOutput(allocator: allocator) { server.receive(output) { _ = server.handshake() } }
+            if let output = server.takeOutput(allocator: allocator) { client.receive(output) { _ = client.handshake() } }
+        }
+        let plaintext = ByteBuffer(bytes: (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        let (output, failure) = client.encrypt([plaintext, ByteBuffer(string: "tail")], allocator: allocator, room: 17 * 1024)
+        #expect(failure == nil)
+        var received = ByteBuffer()
+        server.receive(try #require(output)) {
+            server.clearErrors()
+            while case .complete = server.read(into: &received) {
+                if received.writableBytes == 0 { received.reserveCapacity(minimumWritableBytes: 16 * 1024) }
+            }
+        }
+        var expected = plaintext
+        expected.writeString("tail")
+        #expect(received == expected)
+    }
+
+    /// Without `ssl.cipher.suites` a TLS 1.3 server prefers AES-128-GCM, though OpenSSL's default
+    /// client order puts AES-256-GCM first.
+    @Test func defaultTLS13SuiteIsAES128GCM() throws {
+        let server = try TLSContext(configuration: TLSConfiguration(
+            role: .server, certificateChainPath: certs.serverCertificate, privateKeyPath: certs.serverKey))
+        let pair = try ChannelPair(client: try clientContext(), server: server)
+        let result = try pair.handshake().client
+        #expect(result?.protocolVersion == "TLSv1.3")
+        #expect(result?.cipherSuite == "TLS_AES_128_GCM_SHA256")
+    }
 }

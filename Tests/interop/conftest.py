@@ -7,6 +7,7 @@ answers ApiVersions, and stops it with SIGTERM at the end, asserting exit code 0
 
 import ctypes
 import os
+import resource
 import signal
 import socket
 import ssl
@@ -71,7 +72,8 @@ class BrokerProcess:
     # Every broker this session started, so that the end of the session can prove none is left behind.
     all_started = []
 
-    def __init__(self, workdir: Path, extra_properties=None, port=None, tls_ca=None, tls_client=None, env=None):
+    def __init__(self, workdir: Path, extra_properties=None, port=None, tls_ca=None, tls_client=None, env=None,
+                 nofile=None):
         self.binary = Path(os.environ.get("RAMPART_BIN", DEFAULT_BINARY))
         if not self.binary.exists():
             raise RuntimeError(f"broker binary {self.binary} is missing: run `swift build` (or `make interop`)")
@@ -85,6 +87,7 @@ class BrokerProcess:
         self.process = None
         self.starts = 0
         self.env = env  # extra environment variables for the broker process (e.g. KRB5_CONFIG)
+        self.nofile = nofile  # RLIMIT_NOFILE (soft and hard) of the broker process, when set
         # The authorizer is on by default; the suites that are not about it run with a policy that allows
         # every principal everything (tests about ACLs give their own rampart.acl.policy.path).
         self.allow_all_policy = workdir / "allow-all-policy.yaml"
@@ -120,7 +123,7 @@ class BrokerProcess:
         self.process = subprocess.Popen(
             [str(self.binary), "serve", "--config", str(self.config_path)],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.workdir,
-            preexec_fn=_die_with_parent, env={**os.environ, **self.env} if self.env else None,
+            preexec_fn=self._preexec, env={**os.environ, **self.env} if self.env else None,
         )
         BrokerProcess.all_started.append(self.process)
         log.close()
@@ -145,6 +148,14 @@ class BrokerProcess:
                 time.sleep(0.1)
         self.kill9()
         raise RuntimeError(f"broker did not answer ApiVersions within {timeout}s ({last_error}):\n{self.log_tail()}")
+
+    def _preexec(self) -> None:
+        _die_with_parent()
+        if self.nofile is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
+
+    def open_descriptors(self) -> int:
+        return len(os.listdir(f"/proc/{self.process.pid}/fd"))
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> int:
         """SIGTERM and wait; returns the exit code (a hang is killed and reported as a failure)."""

@@ -39,17 +39,22 @@ acls:
 """
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    d = tmp_path_factory.mktemp("authz-pki")
+def make_pki(d, clients):
+    """A CA, the broker's certificate and keystore (localhost, 127.0.0.1), and a client certificate
+    `/O=Example/CN=<name>` for each name (mapped to User:<name> by `mtls_broker`)."""
     make_ca(d, "ca")
     issue(d, "ca", "broker", "/CN=localhost", san="DNS:localhost,IP:127.0.0.1")
-    for name in ("admin", "alice", "bob", "carol"):
+    for name in clients:
         issue(d, "ca", name, f"/O=Example/CN={name}")
     keystore = d / "broker-keystore.pem"
     keystore.write_text((d / "broker.key").read_text() + (d / "broker.crt").read_text())
     os.chmod(keystore, 0o600)
     return d
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    return make_pki(tmp_path_factory.mktemp("authz-pki"), ("admin", "alice", "bob", "carol"))
 
 
 def write_atomically(path, text):
@@ -59,12 +64,13 @@ def write_atomically(path, text):
     os.replace(tmp, path)
 
 
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory, pki):
-    work = tmp_path_factory.mktemp("authz-broker")
+def mtls_broker(work, pki, policy_file, policy, topics, extra_properties=None):
+    """Runs a broker on one SSL listener that requires client certificates (`make_pki`'s, CN → User:<CN>),
+    with User:admin a super user and the policy directory `work/policies` holding `policy_file`
+    (`broker.policies`); creates `topics` as admin, yields the broker, and checks it stops cleanly."""
     policies = work / "policies"
     policies.mkdir()
-    write_atomically(policies / "orders.yaml", POLICY)
+    write_atomically(policies / policy_file, policy)
     broker = BrokerProcess(work, tls_ca=pki / "ca.pem", tls_client=(pki / "admin.crt", pki / "admin.key"), extra_properties={
         "listeners": "SSL://127.0.0.1:{port}",
         "ssl.keystore.location": str(pki / "broker-keystore.pem"),
@@ -73,18 +79,23 @@ def broker(tmp_path_factory, pki):
         "ssl.principal.mapping.rules": "RULE:^CN=([^,]+),O=Example$/$1/,DEFAULT",
         "super.users": "User:admin",
         "rampart.acl.policy.path": str(policies),
-        "rampart.log.level": "debug",
+        **(extra_properties or {}),
     })
     broker.policies = policies
     broker.start()
     admin = AdminClient(config(broker, pki, "admin"))
-    for future in admin.create_topics([NewTopic(t, num_partitions=1, replication_factor=1)
-                                       for t in ("orders.eu", "orders.audit", "secret")]).values():
+    for future in admin.create_topics([NewTopic(t, num_partitions=1, replication_factor=1) for t in topics]).values():
         future.result(timeout=30)
     yield broker
     running = broker.is_running()
     code = broker.stop()
     assert running and code == 0, broker.log_tail()
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory, pki):
+    yield from mtls_broker(tmp_path_factory.mktemp("authz-broker"), pki, "orders.yaml", POLICY,
+                           ("orders.eu", "orders.audit", "secret"), {"rampart.log.level": "debug"})
 
 
 def config(broker, pki, who):

@@ -8,12 +8,10 @@ import subprocess
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import (AclBinding, AclBindingFilter, AclOperation, AclPermissionType, AdminClient,
-                                   NewTopic, ResourcePatternType, ResourceType)
+                                   ResourcePatternType, ResourceType)
 
-from conftest import BrokerProcess
-from test_authorizer import config, consume_all, produce, write_atomically
+from test_authorizer import config, consume_all, make_pki, mtls_broker, produce
 from test_sasl import rampart_binary
-from test_tls import issue, make_ca
 
 POLICY = """version: 1
 acls:
@@ -26,42 +24,15 @@ acls:
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
-    d = tmp_path_factory.mktemp("dynacl-pki")
-    make_ca(d, "ca")
-    issue(d, "ca", "broker", "/CN=localhost", san="DNS:localhost,IP:127.0.0.1")
-    for name in ("admin", "alice", "bob"):
-        issue(d, "ca", name, f"/O=Example/CN={name}")
-    keystore = d / "broker-keystore.pem"
-    keystore.write_text((d / "broker.key").read_text() + (d / "broker.crt").read_text())
-    os.chmod(keystore, 0o600)
-    return d
+    return make_pki(tmp_path_factory.mktemp("dynacl-pki"), ("admin", "alice", "bob"))
 
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory, pki):
     work = tmp_path_factory.mktemp("dynacl-broker")
-    policies = work / "policies"
-    policies.mkdir()
-    write_atomically(policies / "base.yaml", POLICY)
-    broker = BrokerProcess(work, tls_ca=pki / "ca.pem", tls_client=(pki / "admin.crt", pki / "admin.key"), extra_properties={
-        "listeners": "SSL://127.0.0.1:{port}",
-        "ssl.keystore.location": str(pki / "broker-keystore.pem"),
-        "ssl.truststore.location": str(pki / "ca.pem"),
-        "ssl.client.auth": "required",
-        "ssl.principal.mapping.rules": "RULE:^CN=([^,]+),O=Example$/$1/,DEFAULT",
-        "super.users": "User:admin",
-        "rampart.acl.policy.path": str(policies),
-        "rampart.audit.log.path": str(work / "audit.log"),
-    })
-    broker.policies = policies
-    broker.audit = work / "audit.log"
-    broker.start()
-    admin = AdminClient(config(broker, pki, "admin"))
-    admin.create_topics([NewTopic("payments.eu", num_partitions=1, replication_factor=1)])["payments.eu"].result(timeout=30)
-    yield broker
-    running = broker.is_running()
-    code = broker.stop()
-    assert running and code == 0, broker.log_tail()
+    for broker in mtls_broker(work, pki, "base.yaml", POLICY, ("payments.eu",), {"rampart.audit.log.path": str(work / "audit.log")}):
+        broker.audit = work / "audit.log"
+        yield broker
 
 
 def alice_acl(operation=AclOperation.WRITE, permission=AclPermissionType.ALLOW):

@@ -37,6 +37,41 @@ def add_user(config: Path, name: str, mechanism: str, password: str):
     assert result.returncode == 0, result.stderr
 
 
+def stop_checked(broker, name):
+    """A module broker fixture's teardown: the broker was still running and exits 0 on SIGTERM."""
+    running = broker.is_running()
+    code = broker.stop()
+    assert running and code == 0, f"{name} exited with {code}:\n{broker.log_tail()}"
+
+
+def consumed_values(config, topic, count, timeout=30.0):
+    """The values a new group reads from the beginning of `topic`: up to `count`, within `timeout` seconds."""
+    consumer = Consumer({**config, "group.id": f"g-{uuid.uuid4().hex[:6]}", "auto.offset.reset": "earliest"})
+    consumer.subscribe([topic])
+    values = []
+    try:
+        deadline = time.monotonic() + timeout
+        while len(values) < count and time.monotonic() < deadline:
+            msg = consumer.poll(0.2)
+            if msg is not None and not msg.error():
+                values.append(msg.value().decode())
+    finally:
+        consumer.close()
+    return values
+
+
+def assert_never_consumed(config, topic, value, polls=10):
+    """A new group polling `topic` from the beginning (`polls` times 0.3 s) never sees a record of `value`."""
+    consumer = Consumer({**config, "group.id": f"g-{uuid.uuid4().hex[:6]}", "auto.offset.reset": "earliest"})
+    try:
+        consumer.subscribe([topic])
+        for _ in range(polls):
+            msg = consumer.poll(0.3)
+            assert msg is None or msg.error() or msg.value() != value
+    finally:
+        consumer.close()
+
+
 @pytest.fixture(scope="module")
 def sasl_certs(tmp_path_factory):
     d = tmp_path_factory.mktemp("sasl-certs")
@@ -69,9 +104,7 @@ def sasl_broker(tmp_path_factory, sasl_certs):
     add_user(broker.config_path, "bob", "SCRAM-SHA-512", PASSWORDS["bob"])
     broker.start()
     yield broker
-    running = broker.is_running()
-    code = broker.stop()
-    assert running and code == 0, f"SASL broker exited with {code}:\n{broker.log_tail()}"
+    stop_checked(broker, "SASL broker")
 
 
 @pytest.fixture
@@ -100,18 +133,7 @@ def produce_and_consume(config, topic, count=20):
         producer.produce(topic, key=f"k{i}", value=f"v{i}", on_delivery=lambda err, msg: acked.append(err))
     producer.flush(30)
     assert len(acked) == count and not any(acked), acked[:3]
-    consumer = Consumer({**config, "group.id": f"g-{uuid.uuid4().hex[:6]}", "auto.offset.reset": "earliest"})
-    consumer.subscribe([topic])
-    values = []
-    try:
-        deadline = time.monotonic() + 30
-        while len(values) < count and time.monotonic() < deadline:
-            msg = consumer.poll(0.2)
-            if msg is not None and not msg.error():
-                values.append(msg.value().decode())
-    finally:
-        consumer.close()
-    assert sorted(values) == sorted(f"v{i}" for i in range(count))
+    assert sorted(consumed_values(config, topic, count)) == sorted(f"v{i}" for i in range(count))
 
 
 @pytest.mark.parametrize("protocol,mechanism", [
@@ -151,15 +173,7 @@ def test_bad_credentials_fail_at_the_client_and_nothing_is_produced(broker_up, s
     assert any(expected in e.str() for e in errors), [e.str() for e in errors]
     assert delivered and delivered[0] is not None, "the record was delivered without authentication"
     # A good client sees no such topic content.
-    good = client_config(broker_up, sasl_certs, "SASL_SSL", "SCRAM-SHA-512")
-    consumer = Consumer({**good, "group.id": f"g-{uuid.uuid4().hex[:6]}", "auto.offset.reset": "earliest"})
-    try:
-        consumer.subscribe([topic])
-        for _ in range(10):
-            msg = consumer.poll(0.3)
-            assert msg is None or msg.error() or msg.value() != b"must-not-arrive"
-    finally:
-        consumer.close()
+    assert_never_consumed(client_config(broker_up, sasl_certs, "SASL_SSL", "SCRAM-SHA-512"), topic, b"must-not-arrive")
 
 
 def test_plain_is_not_offered_on_the_plaintext_listener(broker_up, sasl_certs):
@@ -450,18 +464,7 @@ def test_rampart_commands_over_sasl_ssl_with_scram_sha_512(broker_up, sasl_certs
     assert sorted(out.splitlines()) == sorted(line.replace(":", "\t") for line in lines)
     assert f"{topic}-readers" in run("group", "list").split()
 
-    consumer = Consumer({**client_config(broker_up, sasl_certs, "SASL_SSL", "SCRAM-SHA-512"), "group.id": f"g-{uuid.uuid4().hex[:6]}",
-                         "auto.offset.reset": "earliest"})
-    consumer.subscribe([topic])
-    values = []
-    try:
-        deadline = time.monotonic() + 30
-        while len(values) < 20 and time.monotonic() < deadline:
-            msg = consumer.poll(0.2)
-            if msg is not None and not msg.error():
-                values.append(msg.value().decode())
-    finally:
-        consumer.close()
+    values = consumed_values(client_config(broker_up, sasl_certs, "SASL_SSL", "SCRAM-SHA-512"), topic, 20)
     assert sorted(values) == sorted(f"v{i}" for i in range(20))
 
 

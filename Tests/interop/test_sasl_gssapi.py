@@ -13,6 +13,7 @@ import pytest
 
 import minikdc
 from conftest import BrokerProcess
+from test_sasl import stop_checked
 
 KCAT = shutil.which("kcat")
 pytestmark = pytest.mark.skipif(not minikdc.available() or not KCAT,
@@ -48,9 +49,7 @@ def gssapi_broker(tmp_path_factory, kdc):
     })
     broker.start()
     yield broker
-    running = broker.is_running()
-    code = broker.stop()
-    assert running and code == 0, f"GSSAPI broker exited with {code}:\n{broker.log_tail()}"
+    stop_checked(broker, "GSSAPI broker")
 
 
 def kcat(kdc, broker, principal, keytab, *args, input=None, ccache=None):

@@ -11,12 +11,12 @@ import uuid
 
 import jwt
 import pytest
-from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka import KafkaError, Producer
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from conftest import BrokerProcess
-from test_sasl import sasl_certs  # noqa: F401  (module fixture: CA and broker certificate)
+from test_sasl import consumed_values, sasl_certs, stop_checked  # noqa: F401  (sasl_certs: module fixture, CA and broker certificate)
 
 ISSUER = "https://idp.rampart.test"
 AUDIENCE = "rampart"
@@ -70,9 +70,7 @@ def oauth_broker(tmp_path_factory, sasl_certs):  # noqa: F811
     broker.jwks = jwks
     broker.start()
     yield broker
-    running = broker.is_running()
-    code = broker.stop()
-    assert running and code == 0, f"OAUTHBEARER broker exited with {code}:\n{broker.log_tail()}"
+    stop_checked(broker, "OAUTHBEARER broker")
 
 
 def client_config(broker, certs, make_token, refresh_early_s=0):
@@ -94,18 +92,7 @@ def produce_and_consume(config, topic, count=10):
         producer.produce(topic, value=f"v{i}", on_delivery=lambda err, msg: acked.append(err))
     producer.flush(30)
     assert len(acked) == count and not any(acked), acked[:3]
-    consumer = Consumer({**config, "group.id": f"g-{uuid.uuid4().hex[:6]}", "auto.offset.reset": "earliest"})
-    consumer.subscribe([topic])
-    values = []
-    try:
-        deadline = time.monotonic() + 30
-        while len(values) < count and time.monotonic() < deadline:
-            msg = consumer.poll(0.2)
-            if msg is not None and not msg.error():
-                values.append(msg.value().decode())
-    finally:
-        consumer.close()
-    assert sorted(values) == sorted(f"v{i}" for i in range(count))
+    assert sorted(consumed_values(config, topic, count)) == sorted(f"v{i}" for i in range(count))
 
 
 @pytest.mark.parametrize("signer", [RSA_SIGNER, EC_SIGNER], ids=["RS256", "ES256"])

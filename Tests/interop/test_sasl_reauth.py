@@ -10,10 +10,11 @@ import time
 import uuid
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka import KafkaError, Producer
 
 from conftest import BrokerProcess
-from test_sasl import PASSWORDS, add_user, rampart_binary  # noqa: F401  (rampart_binary: same binary)
+from test_sasl import (PASSWORDS, add_user, assert_never_consumed, consumed_values, rampart_binary,  # noqa: F401  (rampart_binary: same binary)
+                       stop_checked)
 
 REAUTH_MS = 2000
 KCAT = shutil.which("kcat")
@@ -31,9 +32,7 @@ def reauth_broker(tmp_path_factory):
     add_user(broker.config_path, "bob", "SCRAM-SHA-512", PASSWORDS["bob"])
     broker.start()
     yield broker
-    running = broker.is_running()
-    code = broker.stop()
-    assert running and code == 0, f"re-authentication broker exited with {code}:\n{broker.log_tail()}"
+    stop_checked(broker, "re-authentication broker")
 
 
 def config(broker, user="alice"):
@@ -66,18 +65,7 @@ def test_confluent_kafka_reauthenticates_across_several_lifetimes(reauth_broker)
     assert log_count(reauth_broker, "SASL session expired") == expired_before, reauth_broker.log_tail()
     assert not errors, [str(e) for e in errors]
 
-    consumer = Consumer({**config(reauth_broker), "group.id": f"g-{uuid.uuid4().hex[:6]}", "auto.offset.reset": "earliest"})
-    consumer.subscribe([topic])
-    values = []
-    try:
-        deadline = time.monotonic() + 30
-        while len(values) < sent and time.monotonic() < deadline:
-            msg = consumer.poll(0.2)
-            if msg is not None and not msg.error():
-                values.append(msg.value().decode())
-    finally:
-        consumer.close()
-    assert sorted(values) == sorted(f"v{i}" for i in range(sent))
+    assert sorted(consumed_values(config(reauth_broker), topic, sent)) == sorted(f"v{i}" for i in range(sent))
 
 
 def test_a_client_that_does_not_reauthenticate_is_closed_after_the_lifetime(reauth_broker):
@@ -98,11 +86,4 @@ def test_a_client_that_does_not_reauthenticate_is_closed_after_the_lifetime(reau
     assert b"Disconnected" in kcat.stderr.read()
     assert log_count(reauth_broker, "SASL session expired") == expired_before + 1, reauth_broker.log_tail()
     # Nothing was written by the expired session.
-    consumer = Consumer({**config(reauth_broker, "bob"), "group.id": f"g-{uuid.uuid4().hex[:6]}", "auto.offset.reset": "earliest"})
-    consumer.subscribe([topic])
-    try:
-        for _ in range(10):
-            msg = consumer.poll(0.3)
-            assert msg is None or msg.error() or msg.value() != b"late"
-    finally:
-        consumer.close()
+    assert_never_consumed(config(reauth_broker, "bob"), topic, b"late")

@@ -8,6 +8,9 @@
   200 librdkafka producers next to one, and the RSS growth per idle connection.
 
 Usage: scripts/bench/scale.py [--topics 1000] [--partitions 8] [--idle 1000] [--producers 200] [--out FILE]
+       [--no-peer] [--no-load] [--nofile N]
+
+--no-load measures only the topics part (create, RSS, Metadata, restart); --no-peer runs Rampart only.
 """
 import argparse
 import json
@@ -61,14 +64,18 @@ def metadata_all_seconds(port, repeats=5):
     return statistics.median(times), size
 
 
-def create_topics(bootstrap, count, partitions, per_request=100):
+def create_topics(bootstrap, count, partitions, per_request=100, log=print):
     admin = AdminClient({"bootstrap.servers": bootstrap})
     start = time.monotonic()
     for first in range(0, count, per_request):
         names = [f"scale-{i:05d}" for i in range(first, min(count, first + per_request))]
         futures = admin.create_topics([NewTopic(n, partitions, 1) for n in names], request_timeout=120)
-        for future in futures.values():
-            future.result(120)
+        for name, future in futures.items():
+            try:
+                future.result(120)
+            except Exception as error:  # noqa: BLE001 - report the broker's answer (e.g. the descriptor limit)
+                raise RuntimeError(f"creating {name} failed after {time.monotonic() - start:.1f} s: {error}") from error
+        log(f"  {min(count, first + per_request)} topics after {time.monotonic() - start:.1f} s")
     return time.monotonic() - start
 
 
@@ -109,14 +116,16 @@ def produce_rate(bootstrap, producers, records, size=1024, topic="scale-00000"):
 def scale(broker, args, log, restartable):
     result = {"broker": broker.name}
     rss0, _ = B.memory_mib(broker.pid)
-    result["create_seconds"] = create_topics(broker.bootstrap(), args.topics, args.partitions)
+    result["create_seconds"] = create_topics(broker.bootstrap(), args.topics, args.partitions,
+                                             log=lambda line: print(line, flush=True))
+    result["open_fds"] = len(os.listdir(f"/proc/{broker.pid}/fd"))
     time.sleep(1)
     result["rss_empty_mib"] = rss0
     result["rss_topics_mib"] = B.memory_mib(broker.pid)[0]
     result["metadata_seconds"], result["metadata_bytes"] = metadata_all_seconds(broker.listeners["PLAINTEXT"])
     log(f"{broker.name}: created {args.topics}×{args.partitions} in {result['create_seconds']:.1f} s; RSS "
         f"{rss0:.0f} → {result['rss_topics_mib']:.0f} MiB; Metadata(all) {result['metadata_seconds'] * 1000:.1f} ms "
-        f"({result['metadata_bytes']} bytes); load {machine.load1():.2f}")
+        f"({result['metadata_bytes']} bytes); {result['open_fds']} descriptors open; load {machine.load1():.2f}")
     if restartable:
         broker.stop()
         start = time.monotonic()
@@ -125,7 +134,9 @@ def scale(broker, args, log, restartable):
         result["restart_seconds"] = time.monotonic() - start
         result["rss_after_restart_mib"] = B.memory_mib(broker.pid)[0]
         log(f"{broker.name}: restart to first Metadata answer {result['restart_seconds']:.2f} s, "
-            f"RSS {result['rss_after_restart_mib']:.0f} MiB")
+            f"RSS {result['rss_after_restart_mib']:.0f} MiB, {len(os.listdir(f'/proc/{broker.pid}/fd'))} descriptors open")
+    if args.no_load:
+        return result
     single = produce_rate(broker.bootstrap(), 1, args.records)
     before = B.memory_mib(broker.pid)[0]
     sockets = idle_connections(broker.listeners["PLAINTEXT"], args.idle)
@@ -152,10 +163,12 @@ def main():
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--nofile", type=int, default=65536, help="RLIMIT_NOFILE for the brokers")
     parser.add_argument("--out", default=str(ROOT / ".bench" / "scale.json"))
+    parser.add_argument("--no-peer", action="store_true", help="Rampart only")
+    parser.add_argument("--no-load", action="store_true", help="only the topics part (no idle connections, no producers)")
     args = parser.parse_args()
-    # The brokers inherit this limit: Rampart keeps 3 descriptors per partition (log, offset and time
-    # index) plus one per connection, so 8,000 partitions need ~25,000. Raise it (root may go past the
-    # hard limit), or fall back to the hard limit.
+    # The brokers inherit this limit: Rampart keeps one descriptor per segment (an empty partition: 1) plus
+    # one per connection, and refuses partitions that would eat into its reserve (a tenth of the limit).
+    # Raise it (root may go past the hard limit), or fall back to the hard limit.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (args.nofile, max(hard, args.nofile)))
@@ -171,10 +184,12 @@ def main():
     log(f"# load average {machine.load1():.2f}; RLIMIT_NOFILE {resource.getrlimit(resource.RLIMIT_NOFILE)}")
     results = []
     rampart = B.rampart(args.broker, work, "rampart", "Rampart (durable defaults)",
-                        extra=["num.partitions=8"])
-    peer = B.tansu(B.tansu_binary(ROOT / ".venv-bench"), work)
+                        extra=["num.partitions=8", "rampart.authorizer.enabled=false"])
+    runs = [(rampart, True)]
+    if not args.no_peer:
+        runs.append((B.tansu(B.tansu_binary(ROOT / ".venv-bench"), work), False))
     os.sched_setaffinity(0, {1})
-    for broker, restartable in ((rampart, True), (peer, False)):
+    for broker, restartable in runs:
         broker.start(0)
         try:
             results.append(scale(broker, args, log, restartable))

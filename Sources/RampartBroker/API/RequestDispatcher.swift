@@ -53,14 +53,14 @@ public struct RequestDispatcher: Sendable {
             let answer = unsupported(error, frame: frame)
             let outcome: BrokerMetrics.RequestOutcome
             if case .respond = answer { outcome = .unsupportedVersion } else { outcome = .closed }
-            BrokerMetrics.request(api: "unknown", outcome: outcome, duration: ContinuousClock.now - start)
+            BrokerMetrics.request(apiKey: nil, outcome: outcome, duration: ContinuousClock.now - start)
             return answer
         } catch {
-            BrokerMetrics.request(api: "unknown", outcome: .closed, duration: ContinuousClock.now - start)
+            BrokerMetrics.request(apiKey: nil, outcome: .closed, duration: ContinuousClock.now - start)
             return .close(reason: "undecodable request: \(error)")
         }
         let (answer, outcome) = await route(decoded, connection: connection, ordering: ordering, segmented: segmented)
-        BrokerMetrics.request(api: decoded.apiKey.name, outcome: outcome, duration: ContinuousClock.now - start)
+        BrokerMetrics.request(apiKey: decoded.apiKey, outcome: outcome, duration: ContinuousClock.now - start)
         return answer
     }
 

@@ -9,7 +9,9 @@ import NIOCore
 /// they have written their batches (`RequestContext.ordering`), so that a producer's pipelined batches
 /// share one group commit instead of waiting for one fsync each. Batches are still written in request
 /// order. While requests queue up beyond `maxQueuedRequests`, reading from the socket pauses, so a fast
-/// sender is held back by TCP.
+/// sender is held back by TCP. While the client authenticates (or re-authenticates), at most one frame
+/// waits behind the one being served, as Kafka reads one request at a time then: a client that has not
+/// authenticated cannot make the broker hold many pre-authentication-sized frames.
 ///
 /// With `writesFrames` the handler writes size-prefixed frames itself (no `KafkaFrameEncoder` below it),
 /// and a Fetch answer goes out as several buffers — small ones holding the headers, and the record
@@ -77,9 +79,12 @@ public final class KafkaConnectionHandler: ChannelDuplexHandler {
         processNext(context: context)
     }
 
+    /// How many frames may wait before reading pauses: one while the client authenticates.
+    private var queueLimit: Int { authenticating ? 1 : maxQueuedRequests }
+
     public func read(context: ChannelHandlerContext) {
         if authenticationFailed { return }
-        if queue.count >= maxQueuedRequests {
+        if queue.count >= queueLimit {
             readPending = true
         } else {
             context.read()
@@ -151,7 +156,7 @@ public final class KafkaConnectionHandler: ChannelDuplexHandler {
                   pending.allSatisfy(\.isProduce) else { return }
         }
         let frame = queue.removeFirst()
-        if readPending && queue.count < maxQueuedRequests {
+        if readPending && queue.count < queueLimit {
             readPending = false
             context.read()
         }
@@ -228,8 +233,7 @@ public final class KafkaConnectionHandler: ChannelDuplexHandler {
             case .noResponse:
                 if last { close(context: context) }
             case .close(let reason):
-                logger.warning("closing connection: \(reason)", metadata: ["client": "\(connection.clientHost)"])
-                close(context: context)
+                close(context: context, reason: reason)
                 return
             }
         }
@@ -303,15 +307,25 @@ public final class KafkaConnectionHandler: ChannelDuplexHandler {
             failAuthentication(response, reason: reason, context: context)
             return
         case .close(let reason):
-            logger.warning("closing connection: \(reason)", metadata: ["client": "\(connection.clientHost)", "listener": "\(connection.listenerName)"])
-            close(context: context)
+            close(context: context, reason: reason)
             return
         }
+        takeNext(context: context)
+    }
+
+    /// After an answer: closes when draining (shutdown), else serves the next queued request.
+    private func takeNext(context: ChannelHandlerContext) {
         if draining {
             close(context: context)
-            return
+        } else {
+            processNext(context: context)
         }
-        processNext(context: context)
+    }
+
+    /// Closes because of a request or an authentication step, saying why.
+    private func close(context: ChannelHandlerContext, reason: String) {
+        logger.warning("closing connection: \(reason)", metadata: ["client": "\(connection.clientHost)", "listener": "\(connection.listenerName)"])
+        close(context: context)
     }
 
     private enum SessionCheck {

@@ -105,10 +105,12 @@ public actor SaslServerAuthenticator {
 
     private let settings: SaslListenerSettings
     private let dispatcher: RequestDispatcher
-    private let credentials: @Sendable () async -> SCRAMCredentialLookup
+    private let credentials: @Sendable () async -> SCRAMCredentials
     private let logger: Logger
     /// Counts outcomes and backs off addresses that keep failing; shared by the broker's listeners.
     public nonisolated let monitor: AuthenticationMonitor
+    /// Where mechanism steps run (not on the cooperative pool); shared by the broker's listeners.
+    private let workers: SASLWorkers
     private var state = State.awaitingHandshake(apiVersionsAnswered: false)
     private var requests = 0
     /// The session being re-authenticated, while a re-authentication runs.
@@ -121,15 +123,16 @@ public actor SaslServerAuthenticator {
 
     /// `dispatcher` answers ApiVersions; `credentials` gives the credential lookup an exchange uses
     /// (a snapshot taken at the handshake); `monitor` counts outcomes and applies the per-address
-    /// backoff (none by default).
+    /// backoff (none by default); `workers` run the mechanisms' steps.
     public init(settings: SaslListenerSettings, dispatcher: RequestDispatcher,
-                credentials: @escaping @Sendable () async -> SCRAMCredentialLookup, logger: Logger,
-                monitor: AuthenticationMonitor = AuthenticationMonitor(settings: .off)) {
+                credentials: @escaping @Sendable () async -> SCRAMCredentials, logger: Logger,
+                monitor: AuthenticationMonitor = AuthenticationMonitor(settings: .off), workers: SASLWorkers = SASLWorkers(threads: 1)) {
         self.settings = settings
         self.dispatcher = dispatcher
         self.credentials = credentials
         self.logger = logger
         self.monitor = monitor
+        self.workers = workers
         self.failedAuthenticationDelay = .milliseconds(settings.failedAuthenticationDelayMs)
     }
 
@@ -150,7 +153,7 @@ public actor SaslServerAuthenticator {
         }
         switch state {
         case .authenticatingRaw(let mechanism, let started):
-            return exchange(mechanism, started: started, token: Array(buffer: frame), raw: true, request: nil, connection: connection)
+            return await exchange(mechanism, started: started, token: Array(buffer: frame), raw: true, request: nil, connection: connection)
         case .finished, .authenticated:
             return .close(reason: "request after authentication ended")
         case .awaitingHandshake, .authenticating:
@@ -178,7 +181,7 @@ public actor SaslServerAuthenticator {
             return await handshake(request, decoded: decoded, connection: connection)
         case (.saslAuthenticate, .authenticating(let mechanism, let started)):
             guard let request = decoded.body as? SaslAuthenticateRequest else { return .close(reason: "internal: SaslAuthenticate body") }
-            return exchange(mechanism, started: started, token: Array(buffer: request.authBytes), raw: false, request: decoded,
+            return await exchange(mechanism, started: started, token: Array(buffer: request.authBytes), raw: false, request: decoded,
                             connection: connection)
         case (.saslHandshake, _), (.saslAuthenticate, _):
             state = .finished
@@ -231,7 +234,7 @@ public actor SaslServerAuthenticator {
     }
 
     private func exchange(_ mechanism: any SASLServerMechanism, started: Bool, token: [UInt8], raw: Bool,
-                          request: DecodedKafkaRequest?, connection: ConnectionInfo) -> Outcome {
+                          request: DecodedKafkaRequest?, connection: ConnectionInfo) async -> Outcome {
         let name = mechanism.mechanism.name
         if !started, previous == nil, monitor.isBackingOff(connection.clientHost) {
             // The address keeps failing: refuse without running the mechanism.
@@ -244,7 +247,7 @@ public actor SaslServerAuthenticator {
             }
             return .failed(response: response, reason: reason)
         }
-        let step = started ? mechanism.step(response: token) : mechanism.start(clientFirst: token)
+        let step = await workers.step(.init(mechanism: mechanism), started: started, token: token)
         switch step {
         case .challenge(let bytes):
             state = raw ? .authenticatingRaw(mechanism, started: true) : .authenticating(mechanism, started: true)

@@ -39,11 +39,7 @@ struct CreateAclsHandler: KafkaAPIHandler {
             }
             return CreateAclsResponse(results: results)
         }
-        authorization.auditAclChanges("CreateAcls", valid)
-        broker.logger.info("ACLs created", metadata: [
-            "principal": "\(context.principal)", "acls": "\(valid.map { "\($0.pattern) \($0.entry)" })",
-            "fingerprint": "\(broker.authorizer.snapshot.fingerprint)",
-        ])
+        authorization.recordAclChanges("created", valid)
         return CreateAclsResponse(results: results)
     }
 

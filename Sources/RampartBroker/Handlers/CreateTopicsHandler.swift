@@ -20,6 +20,8 @@ struct CreateTopicsHandler: KafkaAPIHandler {
         let authorization = broker.authorization(context)
         let clusterCreate = authorization.allowsCluster(.create, audit: false)
         var response = CreateTopicsResponse()
+        // Topics that pass the request-level checks are created together (one metadata update).
+        var pending: [(slot: Int, request: NewTopicRequest)] = []
         for topic in request.topics {
             if counts[topic.name, default: 0] > 1 {
                 response.topics.append(failure(topic.name, .invalidRequest, "Found multiple entries for topic '\(topic.name)' in the request."))
@@ -29,33 +31,49 @@ struct CreateTopicsHandler: KafkaAPIHandler {
                 response.topics.append(failure(topic.name, .topicAuthorizationFailed, "Authorization failed."))
                 continue
             }
-            var result = await create(topic, validateOnly: request.validateOnly, version: context.apiVersion)
-            if context.apiVersion >= 5 && result.errorCode == 0 && !authorization.allows(.describeConfigs, .topic, topic.name) {
-                result.configs = nil
-                result.topicConfigErrorCode = KafkaErrorCode.topicAuthorizationFailed.rawValue
+            switch prepare(topic) {
+            case .answer(let result): response.topics.append(result)
+            case .create(let new):
+                pending.append((response.topics.count, new))
+                response.topics.append(failure(topic.name, .unknownServerError, "not created"))
             }
-            response.topics.append(result)
+        }
+        let outcomes = await broker.createTopics(pending.map(\.request), validateOnly: request.validateOnly)
+        for ((slot, new), outcome) in zip(pending, outcomes) {
+            switch outcome {
+            case .failure(let error):
+                response.topics[slot] = failure(new.name, error.code, error.message)
+            case .success(let created):
+                var result = success(created, validateOnly: request.validateOnly, version: context.apiVersion)
+                if context.apiVersion >= 5 && !authorization.allows(.describeConfigs, .topic, new.name) {
+                    result.configs = nil
+                    result.topicConfigErrorCode = KafkaErrorCode.topicAuthorizationFailed.rawValue
+                }
+                response.topics[slot] = result
+            }
         }
         return response
     }
 
-    private func create(_ topic: CreateTopicsRequest.CreatableTopic, validateOnly: Bool, version: Int16) async -> CreateTopicsResponse.CreatableTopicResult {
+    /// The request-level checks of one topic (assignments, null or repeated configs): the topic to create,
+    /// or the failure to answer.
+    private func prepare(_ topic: CreateTopicsRequest.CreatableTopic) -> Prepared {
         var partitions = topic.numPartitions
         var replication = topic.replicationFactor
         if !topic.assignments.isEmpty {
             guard partitions == -1, replication == -1 else {
-                return failure(topic.name, .invalidRequest,
-                               "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.")
+                return .answer(failure(topic.name, .invalidRequest,
+                                       "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time."))
             }
             let indexes = topic.assignments.map(\.partitionIndex).sorted()
             guard indexes == Array(0..<Int32(indexes.count)) else {
-                return failure(topic.name, .invalidReplicationAssignment,
-                               "Partitions should be a consecutive 0-based integer sequence, got \(indexes).")
+                return .answer(failure(topic.name, .invalidReplicationAssignment,
+                                       "Partitions should be a consecutive 0-based integer sequence, got \(indexes)."))
             }
             let factor = topic.assignments[0].brokerIds.count
             for assignment in topic.assignments {
                 if let problem = broker.checkReplicas(assignment.brokerIds, partition: assignment.partitionIndex, replicationFactor: factor) {
-                    return failure(topic.name, .invalidReplicationAssignment, problem)
+                    return .answer(failure(topic.name, .invalidReplicationAssignment, problem))
                 }
             }
             partitions = Int32(topic.assignments.count)
@@ -64,20 +82,23 @@ struct CreateTopicsHandler: KafkaAPIHandler {
         var configs: [String: String] = [:]
         for config in topic.configs {
             guard let value = config.value else {
-                return failure(topic.name, .invalidConfig, "Null value not supported for topic configs: \(config.name)")
+                return .answer(failure(topic.name, .invalidConfig, "Null value not supported for topic configs: \(config.name)"))
             }
             guard configs[config.name] == nil else {
-                return failure(topic.name, .invalidRequest, "Config \(config.name) is given twice.")
+                return .answer(failure(topic.name, .invalidRequest, "Config \(config.name) is given twice."))
             }
             configs[config.name] = value
         }
-        let created: TopicMetadata
-        do {
-            created = try await broker.createTopic(name: topic.name, partitions: partitions, replicationFactor: replication,
-                                                   configs: configs, validateOnly: validateOnly)
-        } catch {
-            return failure(topic.name, error.code, error.message)
-        }
+        return .create(NewTopicRequest(name: topic.name, partitions: partitions, replicationFactor: replication, configs: configs))
+    }
+
+    private enum Prepared {
+        case create(NewTopicRequest)
+        case answer(CreateTopicsResponse.CreatableTopicResult)
+    }
+
+    private func success(_ topic: TopicMetadata, validateOnly: Bool, version: Int16) -> CreateTopicsResponse.CreatableTopicResult {
+        let created = topic
         var result = CreateTopicsResponse.CreatableTopicResult(
             name: topic.name, topicId: validateOnly ? .zero : Broker.wireTopicID(created.id), errorCode: 0, errorMessage: nil,
             numPartitions: Int32(created.partitions.count), replicationFactor: Int16(created.partitions.first?.replicas.count ?? 1))

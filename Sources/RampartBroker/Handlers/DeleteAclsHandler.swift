@@ -16,15 +16,13 @@ struct DeleteAclsHandler: KafkaAPIHandler {
         guard authorization.allowsCluster(.alter) else {
             return errorResponse(request, .clusterAuthorizationFailed, RequestAuthorization.message(.clusterAuthorizationFailed))
         }
-        let acls = broker.allAcls()
+        // The ACLs in force when the request was authorized (policy files first, then dynamic).
+        let acls = authorization.snapshot.bindings
         var filters: [Result<AclBindingFilter, AclValidationError>] = []
         var doomed: [AclBinding] = []
         for wire in request.filters {
             do {
-                let filter = try AclBindingFilter(
-                    resourceType: wire.resourceTypeFilter, resourceName: wire.resourceNameFilter,
-                    patternType: context.apiVersion == 0 ? AclBindingFilter.PatternFilter.literal.rawValue : wire.patternTypeFilter,
-                    principal: wire.principalFilter, host: wire.hostFilter, operation: wire.operation, permission: wire.permissionType)
+                let filter = try AclBindingFilter(wire, apiVersion: context.apiVersion)
                 filters.append(.success(filter))
                 doomed += acls.filter { $0.source == .dynamic && filter.matches($0) }
             } catch {
@@ -36,15 +34,11 @@ struct DeleteAclsHandler: KafkaAPIHandler {
             do {
                 let removed = try await broker.deleteAcls(doomed)
                 deleted = Set(removed.map(\.rule))
-                authorization.auditAclChanges("DeleteAcls", removed)
+                authorization.recordAclChanges("deleted", removed)
             } catch {
                 broker.logger.error("DeleteAcls: the metadata store refused the change: \(error)")
                 return errorResponse(request, .unknownServerError, "The ACLs could not be deleted: \(error)")
             }
-            broker.logger.info("ACLs deleted", metadata: [
-                "principal": "\(context.principal)", "acls": "\(doomed.map { "\($0.pattern) \($0.entry)" })",
-                "fingerprint": "\(broker.authorizer.snapshot.fingerprint)",
-            ])
         }
         var reported = Set<AclRuleKey>()
         let results: [DeleteAclsResponse.DeleteAclsFilterResult] = filters.map { outcome in

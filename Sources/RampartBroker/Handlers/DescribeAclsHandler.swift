@@ -11,23 +11,21 @@ struct DescribeAclsHandler: KafkaAPIHandler {
     let supportedVersions: ClosedRange<Int16> = 0...3
 
     func handle(_ request: DescribeAclsRequest, context: RequestContext) async -> DescribeAclsResponse? {
-        guard broker.authorization(context).allowsCluster(.describe) else {
+        let authorization = broker.authorization(context)
+        guard authorization.allowsCluster(.describe) else {
             return DescribeAclsResponse(errorCode: KafkaErrorCode.clusterAuthorizationFailed.rawValue,
                                         errorMessage: RequestAuthorization.message(.clusterAuthorizationFailed))
         }
         let filter: AclBindingFilter
         do {
-            filter = try AclBindingFilter(
-                resourceType: request.resourceTypeFilter, resourceName: request.resourceNameFilter,
-                patternType: context.apiVersion == 0 ? AclBindingFilter.PatternFilter.literal.rawValue : request.patternTypeFilter,
-                principal: request.principalFilter, host: request.hostFilter, operation: request.operation, permission: request.permissionType)
+            filter = try AclBindingFilter(request, apiVersion: context.apiVersion)
         } catch {
             return DescribeAclsResponse(errorCode: KafkaErrorCode.invalidRequest.rawValue, errorMessage: "Invalid ACL filter: \(error.message)")
         }
         var order: [ResourcePattern] = []
         var byPattern: [ResourcePattern: [DescribeAclsResponse.AclDescription]] = [:]
         var seen = Set<AclRuleKey>()
-        for binding in broker.allAcls() where filter.matches(binding) && seen.insert(binding.rule).inserted {
+        for binding in authorization.snapshot.bindings where filter.matches(binding) && seen.insert(binding.rule).inserted {
             if byPattern[binding.pattern] == nil { order.append(binding.pattern) }
             byPattern[binding.pattern, default: []].append(.init(
                 principal: binding.entry.principal.description, host: binding.entry.host,
