@@ -272,9 +272,10 @@ public final class BrokerServer: @unchecked Sendable {
                                                 monitor: $0.monitor, workers: $0.workers, auditor: $0.auditor)
                     }
                     try sync.addHandler(ByteToMessageHandler(KafkaFrameDecoder(limits: frameLimits)))
-                    try sync.addHandler(MessageToByteHandler(KafkaFrameEncoder()))
+                    // The connection handler writes size-prefixed frames itself (a Fetch answer as several buffers).
                     try sync.addHandler(KafkaConnectionHandler(dispatcher: dispatcher, connection: info, logger: logger,
-                                                               authenticator: authenticator, frameLimits: frameLimits))
+                                                               authenticator: authenticator, frameLimits: frameLimits,
+                                                               writesFrames: true))
                 }
             }
         do {

@@ -347,17 +347,22 @@ final class LogSegment {
 
     /// Whole batches starting with the one containing `offset`: as many as fit in `maxBytes`
     /// (at least one when `minOneBatch`), none whose base offset is ≥ `limit`.
+    ///
+    /// The bytes are read once (up to `maxBytes`, or the first batch) and the batch headers walked in
+    /// memory; the result is a slice of that buffer, without the partial batch at its end.
     func read(from offset: Int64, maxBytes: Int, limit: Int64, minOneBatch: Bool) throws -> ByteBuffer? {
         guard let first = try findBatch(containing: offset) else { return nil }
         guard first.baseOffset < limit else { return ByteBuffer() }
+        let available = size - first.position
+        var want = Int(min(Int64(max(maxBytes, 0)), available))
+        if minOneBatch { want = max(want, Int(min(Int64(first.size), available))) }
+        let bytes = try log.read(at: first.position, count: want)
         var total = 0
-        _ = try forEachBatch(from: first.position, validateCRC: false) { summary in
-            guard summary.baseOffset < limit else { return false }
-            if total + summary.size > maxBytes && !(total == 0 && minOneBatch) { return false }
-            total += summary.size
-            return true
+        while let header = try? RecordBatchHeader.peek(bytes, at: bytes.readerIndex + total),
+              header.baseOffset < limit, header.totalSize > 0, total + header.totalSize <= bytes.readableBytes {
+            total += header.totalSize
         }
-        return try log.read(at: first.position, count: total)
+        return bytes.getSlice(at: bytes.readerIndex, length: total)
     }
 
     /// The first batch whose max timestamp is ≥ `timestamp`, or nil.

@@ -215,6 +215,40 @@ public actor PartitionLog {
     public func append(
         _ records: ByteBuffer, durability: AppendDurability, leaderEpoch: Int32 = 0, origin: AppendOrigin = .client
     ) async throws -> AppendResult {
+        let written = try write(records, leaderEpoch: leaderEpoch, origin: origin, awaitingFlush: durability == .flushed)
+        if durability == .flushed { try await waitForFlush(written) }
+        return written.result
+    }
+
+    /// A batch written to the page cache whose acknowledgement waits for an fsync (`acks=all`).
+    public struct PendingFlush: Sendable {
+        /// What the Produce response reports once the batch is durable.
+        public var result: AppendResult
+        /// The batch is durable once every offset below this one is fsynced.
+        public var durableOffset: Int64
+    }
+
+    /// The first half of an `acks=all` append: checks and writes the batches like `append` and returns
+    /// without waiting for the fsync; the high watermark does not move past them until
+    /// `waitForFlush(_:)` returns. A connection can thus write its next batch while this one's fsync is in
+    /// flight, and both share the next group commit (a flush covers every append written before it starts).
+    public func appendAwaitingFlush(
+        _ records: ByteBuffer, leaderEpoch: Int32 = 0, origin: AppendOrigin = .client
+    ) throws -> PendingFlush {
+        try write(records, leaderEpoch: leaderEpoch, origin: origin, awaitingFlush: true)
+    }
+
+    /// The second half of an `acks=all` append: returns once `pending` is fsynced (and moves the high
+    /// watermark over it); throws `KAFKA_STORAGE_ERROR` when the fsync covering it fails.
+    public func waitForFlush(_ pending: PendingFlush) async throws {
+        try await waitUntilFlushed(pending.durableOffset)
+        if !pending.result.isDuplicate { advanceHighWatermark(to: pending.durableOffset) }
+    }
+
+    /// Checks and writes `records`; with `awaitingFlush` the high watermark is left for `waitForFlush`.
+    private func write(
+        _ records: ByteBuffer, leaderEpoch: Int32, origin: AppendOrigin, awaitingFlush: Bool
+    ) throws -> PendingFlush {
         try checkOnline()
         var buffer = records
         buffer.discardReadBytes()
@@ -258,7 +292,10 @@ public actor PartitionLog {
                     guard index == 0, header.totalSize == buffer.readableBytes else {
                         throw StorageError.invalidRecord("a retried batch of producer \(header.producerId) inside a multi-batch append")
                     }
-                    return try await acknowledgeDuplicate(original, durability: durability)
+                    return PendingFlush(
+                        result: AppendResult(baseOffset: original.firstOffset, lastOffset: original.lastOffset, logAppendTime: -1,
+                                             logStartOffset: logStartOffset, isDuplicate: true),
+                        durableOffset: original.lastOffset + 1)
                 case .reject(let code):
                     throw StorageError.producerRejected(code, "producer \(header.producerId) epoch \(header.producerEpoch) sequence \(header.baseSequence) refused on \(name): \(code.name)")
                 }
@@ -302,24 +339,10 @@ public actor PartitionLog {
             logStartOffset: logStartOffset)
         logEndOffset = nextOffset
         producerState = producers
-        if logEndOffset - recoveryPoint >= config.flushMessages { requestSync() }
-        switch durability {
-        case .written:
-            advanceHighWatermark(to: nextOffset)
-        case .flushed:
-            try await waitUntilFlushed(nextOffset)
-            advanceHighWatermark(to: nextOffset)
-        }
-        return result
-    }
-
-    /// Answers a retried idempotent batch with its original offsets, once they are as durable as asked.
-    private func acknowledgeDuplicate(
-        _ original: PartitionProducerState.BatchMetadata, durability: AppendDurability
-    ) async throws -> AppendResult {
-        if durability == .flushed { try await waitUntilFlushed(original.lastOffset + 1) }
-        return AppendResult(baseOffset: original.firstOffset, lastOffset: original.lastOffset, logAppendTime: -1,
-                            logStartOffset: logStartOffset, isDuplicate: true)
+        // acks=all: start the fsync now (or right after the one in flight) rather than when waited on.
+        if awaitingFlush || logEndOffset - recoveryPoint >= config.flushMessages { requestSync() }
+        if !awaitingFlush { advanceHighWatermark(to: nextOffset) }
+        return PendingFlush(result: result, durableOffset: nextOffset)
     }
 
     /// The epoch last seen from an idempotent producer on this partition.

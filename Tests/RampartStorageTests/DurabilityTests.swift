@@ -116,3 +116,83 @@ func eventually(_ condition: () async -> Bool) async -> Bool {
     }
     return await condition()
 }
+
+/// Group commit across a connection's pipelined `acks=all` appends (`appendAwaitingFlush` then
+/// `waitForFlush`): each batch is written before the previous one's fsync returns, and one fsync covers
+/// every batch written before it started.
+@Suite struct PipelinedFlushTests {
+    @Test func pipelinedAppendsShareFsyncsAndAreAcknowledgedOnlyAfterOne() async throws {
+        let fs = FaultInjectingFileSystem()
+        let manager = try await makeManager(fs: fs)
+        let log = try await manager.createLog(tp0)
+        fs.setSyncDelay(.milliseconds(100))
+        let before = fs.syncCount(pathSuffix: ".log")
+        let n = 20
+        // As a connection does: write a batch, then (without waiting) the next one.
+        var written: [PartitionLog.PendingFlush] = []
+        for i in 0..<n {
+            written.append(try await log.appendAwaitingFlush(Batches.simple(count: 2, tag: "\(i)")))
+        }
+        #expect(written.map(\.result.baseOffset) == (0..<n).map { Int64(2 * $0) })
+        // Nothing is visible to consumers before its fsync (the first round takes 100 ms).
+        #expect(await log.highWatermark == 0)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for pending in written {
+                group.addTask {
+                    try await log.waitForFlush(pending)
+                    // Acknowledged only once a flush covering the batch has finished.
+                    #expect(await log.recoveryPoint >= pending.durableOffset)
+                    #expect(await log.highWatermark >= pending.durableOffset)
+                }
+            }
+            try await group.waitForAll()
+        }
+        fs.setSyncDelay(.zero)
+        let syncs = fs.syncCount(pathSuffix: ".log") - before
+        #expect(syncs >= 1)
+        // Typically 2 (the first batch's round, then one for the rest); bounded loosely for loaded machines.
+        #expect(syncs < n / 2, "\(syncs) fsyncs for \(n) pipelined acks=all appends")
+        #expect(await log.highWatermark == 2 * Int64(n))
+    }
+
+    @Test func failedFsyncFailsEveryWaiterItCovers() async throws {
+        let fs = FaultInjectingFileSystem()
+        let manager = try await makeManager(fs: fs)
+        let log = try await manager.createLog(tp0)
+        _ = try await log.append(Batches.simple(count: 1), durability: .flushed)
+        // The sync fails after its delay: batches written meanwhile are all covered by failing rounds.
+        fs.setSyncDelay(.milliseconds(300))
+        fs.failSync { $0.hasSuffix(".log") }
+        var written: [PartitionLog.PendingFlush] = []
+        for i in 0..<8 {
+            do {
+                written.append(try await log.appendAwaitingFlush(Batches.simple(count: 1, tag: "\(i)")))
+            } catch let error as StorageError {
+                // Only on a very slow machine: the first round failed before this write.
+                #expect(error.kafkaErrorCode == 56)
+            }
+        }
+        #expect(!written.isEmpty)
+        let outcomes = await withTaskGroup(of: Int16?.self) { group in
+            for pending in written {
+                group.addTask {
+                    do {
+                        try await log.waitForFlush(pending)
+                        return nil
+                    } catch let error as StorageError {
+                        return error.kafkaErrorCode
+                    } catch {
+                        return -1
+                    }
+                }
+            }
+            return await group.reduce(into: [Int16?]()) { $0.append($1) }
+        }
+        // KAFKA_STORAGE_ERROR for every one of them; none was acknowledged.
+        #expect(outcomes.count == written.count)
+        #expect(outcomes.allSatisfy { $0 == 56 }, "\(outcomes)")
+        #expect(await log.highWatermark == 1)
+        fs.failSync(where: nil)
+        fs.setSyncDelay(.zero)
+    }
+}

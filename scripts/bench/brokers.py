@@ -137,7 +137,16 @@ class Broker:
         return f"127.0.0.1:{self.listeners[listener]}"
 
 
-def rampart(binary, workdir: Path, name, label, flush_on_ack_all=True, tls=None, extra=None):
+ALLOW_ALL_POLICY = """version: 1
+acls:
+  - {principal: "User:*", permission: allow, operations: [All], resource: {type: topic, name: "*"}}
+  - {principal: "User:*", permission: allow, operations: [All], resource: {type: group, name: "*"}}
+  - {principal: "User:*", permission: allow, operations: [All], resource: {type: transactional-id, name: "*"}}
+  - {principal: "User:*", permission: allow, operations: [Create, ClusterAction, DescribeConfigs, AlterConfigs, IdempotentWrite, Describe], resource: {type: cluster}}
+"""
+
+
+def rampart(binary, workdir: Path, name, label, flush_on_ack_all=True, tls=None, extra=None, allow_all=True):
     """A Rampart broker with its own data directory under `workdir`. `tls` is (keystore,) to add an SSL
     listener. Durable defaults unless flush_on_ack_all is False (`rampart.flush.on.ack.all=false`)."""
     home = workdir / name
@@ -158,6 +167,11 @@ def rampart(binary, workdir: Path, name, label, flush_on_ack_all=True, tls=None,
         properties.append(f"ssl.keystore.location={tls}")
     if not flush_on_ack_all:
         properties.append("rampart.flush.on.ack.all=false")
+    if allow_all:
+        # The authorizer is on by default: the benchmark's anonymous clients may do everything.
+        policy = home / "allow-all-policy.yaml"
+        policy.write_text(ALLOW_ALL_POLICY)
+        properties.append(f"rampart.acl.policy.path={policy}")
     properties += list(extra or [])
     (home / "server.properties").write_text("\n".join([f"listeners={','.join(spec)}"] + properties) + "\n")
     return Broker(name, label, [str(Path(binary).resolve()), "serve", "--config", str(home / "server.properties")],

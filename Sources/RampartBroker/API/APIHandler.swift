@@ -13,6 +13,10 @@ public struct RequestContext: Sendable {
     /// The client's address (IP, without port).
     public var clientHost: String
     public var listenerName: String
+    /// Set by a connection that pipelines requests: the handler calls `release()` once the request's
+    /// order-sensitive work is done (Produce: its batches are written), so the connection may start
+    /// the next Produce while this one waits for its fsync. Answers still leave in request order.
+    public var ordering: RequestOrdering?
 
     public init(apiKey: KafkaApiKey, apiVersion: Int16, correlationId: Int32, clientId: String?,
                 principal: KafkaPrincipal, clientHost: String, listenerName: String) {
@@ -24,6 +28,20 @@ public struct RequestContext: Sendable {
         self.clientHost = clientHost
         self.listenerName = listenerName
     }
+}
+
+/// See `RequestContext.ordering`. Releasing more than once, or never (the request's completion
+/// releases it), is allowed.
+public final class RequestOrdering: Sendable {
+    private let onRelease: @Sendable () -> Void
+
+    /// `onRelease` may run on any thread and more than once.
+    public init(_ onRelease: @escaping @Sendable () -> Void) {
+        self.onRelease = onRelease
+    }
+
+    /// Tells the connection that the next request may start.
+    public func release() { onRelease() }
 }
 
 /// One Kafka API served by the broker (one file per API key). `supportedVersions` is what ApiVersions

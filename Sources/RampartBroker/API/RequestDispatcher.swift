@@ -19,6 +19,9 @@ public struct ConnectionInfo: Sendable {
 public enum DispatchOutcome: Sendable {
     /// Write this response frame body (the frame encoder adds the size).
     case respond(ByteBuffer)
+    /// Write these buffers, in order, as one response frame body (a Fetch answer whose record batches
+    /// are not copied into one buffer).
+    case respondSegments([ByteBuffer])
     /// Nothing to write (Produce with acks=0).
     case noResponse
     /// Close the connection; `reason` is logged.
@@ -37,7 +40,11 @@ public struct RequestDispatcher: Sendable {
 
     /// Decodes, routes and answers one request frame; counts it in `rampart_requests_total` and times
     /// it in `rampart_request_duration_seconds`.
-    public func dispatch(frame: ByteBuffer, connection: ConnectionInfo) async -> DispatchOutcome {
+    ///
+    /// `ordering` is handed to the handler (see `RequestContext.ordering`). With `segmented`, a Fetch
+    /// answer may come back as `respondSegments`, its record batches not copied.
+    public func dispatch(frame: ByteBuffer, connection: ConnectionInfo, ordering: RequestOrdering? = nil,
+                         segmented: Bool = false) async -> DispatchOutcome {
         let start = ContinuousClock.now
         let decoded: DecodedKafkaRequest
         do {
@@ -52,12 +59,13 @@ public struct RequestDispatcher: Sendable {
             BrokerMetrics.request(apiKey: nil, outcome: .closed, duration: ContinuousClock.now - start)
             return .close(reason: "undecodable request: \(error)")
         }
-        let (answer, outcome) = await route(decoded, connection: connection)
+        let (answer, outcome) = await route(decoded, connection: connection, ordering: ordering, segmented: segmented)
         BrokerMetrics.request(apiKey: decoded.apiKey, outcome: outcome, duration: ContinuousClock.now - start)
         return answer
     }
 
-    private func route(_ decoded: DecodedKafkaRequest, connection: ConnectionInfo) async -> (DispatchOutcome, BrokerMetrics.RequestOutcome) {
+    private func route(_ decoded: DecodedKafkaRequest, connection: ConnectionInfo, ordering: RequestOrdering?,
+                       segmented: Bool) async -> (DispatchOutcome, BrokerMetrics.RequestOutcome) {
         if decoded.trailingBytes > 0 {
             logger.debug("ignoring bytes after the request body", metadata: [
                 "api": "\(decoded.apiKey.name)", "version": "\(decoded.apiVersion)", "bytes": "\(decoded.trailingBytes)"])
@@ -71,15 +79,21 @@ public struct RequestDispatcher: Sendable {
             logger.error("handler for \(decoded.apiKey.name) cannot take \(type(of: decoded.body))")
             return (.close(reason: "internal: no handler for \(type(of: decoded.body))"), .closed)
         }
-        let context = RequestContext(
+        var context = RequestContext(
             apiKey: decoded.apiKey, apiVersion: decoded.apiVersion, correlationId: decoded.correlationId,
             clientId: decoded.header.clientId, principal: connection.principal, clientHost: connection.clientHost,
             listenerName: connection.listenerName)
+        context.ordering = ordering
         guard handler.supportedVersions.contains(decoded.apiVersion) else {
             return (respondWithError(decoded, .unsupportedVersion, handler: handler), .unsupportedVersion)
         }
         guard let response = await handler.handle(decoded.body, context: context) else { return (.noResponse, .ok) }
-        let answer = encode(response, version: decoded.apiVersion, correlationId: decoded.correlationId, apiKey: decoded.apiKey)
+        let answer: DispatchOutcome
+        if segmented, let fetch = response as? FetchResponse {
+            answer = encodeSegments(fetch, version: decoded.apiVersion, correlationId: decoded.correlationId)
+        } else {
+            answer = encode(response, version: decoded.apiVersion, correlationId: decoded.correlationId, apiKey: decoded.apiKey)
+        }
         if case .close = answer { return (answer, .closed) }
         return (answer, .ok)
     }
@@ -92,6 +106,16 @@ public struct RequestDispatcher: Sendable {
         } catch {
             logger.error("cannot encode response", metadata: ["api": "\(apiKey.name)", "version": "\(version)", "error": "\(error)"])
             return .close(reason: "response encoding failed for \(apiKey.name) v\(version)")
+        }
+    }
+
+    /// A Fetch answer as buffers to write in order: headers, and the record batches as the log read them.
+    private func encodeSegments(_ response: FetchResponse, version: Int16, correlationId: Int32) -> DispatchOutcome {
+        do {
+            return .respondSegments(try response.encodeResponseSegments(version: version, correlationId: correlationId))
+        } catch {
+            logger.error("cannot encode response", metadata: ["api": "Fetch", "version": "\(version)", "error": "\(error)"])
+            return .close(reason: "response encoding failed for Fetch v\(version)")
         }
     }
 

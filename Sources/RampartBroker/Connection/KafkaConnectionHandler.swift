@@ -2,13 +2,20 @@ import KafkaProtocol
 import Logging
 import NIOCore
 
-/// Serves one client connection: takes request frames (after `KafkaFrameDecoder`), dispatches them one
-/// at a time in arrival order, and writes each response before starting the next request, as Kafka does
-/// (a client pipelining requests gets its answers in order). While requests queue up beyond
-/// `maxQueuedRequests`, reading from the socket pauses, so a fast sender is held back by TCP. While the
-/// client authenticates (or re-authenticates), at most one frame waits behind the one being served, as
-/// Kafka reads one request at a time then: a client that has not authenticated cannot make the broker
-/// hold many pre-authentication-sized frames.
+/// Serves one client connection: takes request frames (after `KafkaFrameDecoder`), dispatches them in
+/// arrival order, and writes the responses in that order (a client pipelining requests gets its answers
+/// in order). A request starts once the one before it is answered, as in Kafka, with one exception:
+/// a Produce request may start while earlier Produce requests wait for their fsync (`acks=all`), once
+/// they have written their batches (`RequestContext.ordering`), so that a producer's pipelined batches
+/// share one group commit instead of waiting for one fsync each. Batches are still written in request
+/// order. While requests queue up beyond `maxQueuedRequests`, reading from the socket pauses, so a fast
+/// sender is held back by TCP. While the client authenticates (or re-authenticates), at most one frame
+/// waits behind the one being served, as Kafka reads one request at a time then: a client that has not
+/// authenticated cannot make the broker hold many pre-authentication-sized frames.
+///
+/// With `writesFrames` the handler writes size-prefixed frames itself (no `KafkaFrameEncoder` below it),
+/// and a Fetch answer goes out as several buffers — small ones holding the headers, and the record
+/// batches as the log read them — without being gathered into one buffer.
 ///
 /// On a SASL listener, frames go to a `SaslServerAuthenticator` until the client has authenticated;
 /// then the connection carries the authenticated principal and the frame limit rises from the
@@ -30,8 +37,12 @@ public final class KafkaConnectionHandler: ChannelDuplexHandler {
     private var connection: ConnectionInfo
     private let logger: Logger
     private let maxQueuedRequests: Int
+    private let writesFrames: Bool
     private var queue = CircularBuffer<ByteBuffer>()
-    private var inFlight = false
+    /// Requests started and not yet answered, in arrival order.
+    private var pending = CircularBuffer<PendingRequest>()
+    /// How many Produce requests may wait for their fsync at once.
+    private static let maxPipelined = 16
     private var readPending = false
     private var closing = false
     /// Set on a SASL listener: authenticates the client, then re-authenticates it.
@@ -51,7 +62,8 @@ public final class KafkaConnectionHandler: ChannelDuplexHandler {
     /// `authenticator` makes the connection authenticate first (SASL listeners); `frameLimits` is the
     /// frame decoder's, raised once the client has authenticated.
     public init(dispatcher: RequestDispatcher, connection: ConnectionInfo, logger: Logger, maxQueuedRequests: Int = 32,
-                authenticator: SaslServerAuthenticator? = nil, frameLimits: KafkaFrameLimits? = nil) {
+                authenticator: SaslServerAuthenticator? = nil, frameLimits: KafkaFrameLimits? = nil, writesFrames: Bool = false) {
+        self.writesFrames = writesFrames
         self.dispatcher = dispatcher
         self.connection = connection
         self.logger = logger
@@ -106,7 +118,7 @@ public final class KafkaConnectionHandler: ChannelDuplexHandler {
         if event is DrainEvent {
             draining = true
             queue.removeAll()
-            if !inFlight { close(context: context) }
+            if pending.isEmpty { close(context: context) }
             return
         }
         if let identified = event as? PeerIdentifiedEvent {
@@ -136,8 +148,14 @@ public final class KafkaConnectionHandler: ChannelDuplexHandler {
     }
 
     private func processNext(context: ChannelHandlerContext) {
-        guard !inFlight, !closing, let frame = queue.popFirst() else { return }
-        inFlight = true
+        guard !closing, let next = queue.first else { return }
+        let isProduce = next.getInteger(at: next.readerIndex, as: Int16.self) == KafkaApiKey.produce.rawValue
+        if let last = pending.last {
+            // Only a Produce may overlap, and only Produces that have written their batches.
+            guard isProduce, !authenticating, !last.holdsOrdering, pending.count < Self.maxPipelined,
+                  pending.allSatisfy(\.isProduce) else { return }
+        }
+        let frame = queue.removeFirst()
         if readPending && queue.count < queueLimit {
             readPending = false
             context.read()
@@ -153,11 +171,12 @@ public final class KafkaConnectionHandler: ChannelDuplexHandler {
                 authenticator?.monitor.recordExpiredSession()
                 logger.info("closing connection: SASL session expired and the client did not re-authenticate",
                             metadata: ["client": "\(connection.clientHost)", "listener": "\(connection.listenerName)", "principal": "\(connection.principal)"])
-                inFlight = false
                 close(context: context)
                 return
             }
         }
+        let request = PendingRequest(isProduce: isProduce && !authenticating)
+        pending.append(request)
         if let authenticator, authenticating {
             let promise = context.eventLoop.makePromise(of: SaslServerAuthenticator.Outcome.self)
             promise.completeWithTask { await authenticator.receive(frame, connection: connection) }
@@ -170,52 +189,120 @@ public final class KafkaConnectionHandler: ChannelDuplexHandler {
         }
         let dispatcher = self.dispatcher
         let promise = context.eventLoop.makePromise(of: DispatchOutcome.self)
+        let loopBound = NIOLoopBound((self, context, request), eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        let ordering = request.isProduce ? RequestOrdering {
+            eventLoop.execute {
+                let (handler, context, request) = loopBound.value
+                handler.release(request, context: context)
+            }
+        } : nil
+        let segmented = writesFrames
         promise.completeWithTask {
-            await dispatcher.dispatch(frame: frame, connection: connection)
+            await dispatcher.dispatch(frame: frame, connection: connection, ordering: ordering, segmented: segmented)
         }
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         promise.futureResult.whenSuccess { outcome in
-            let (handler, context) = loopBound.value
-            handler.finish(outcome, context: context)
+            let (handler, context, request) = loopBound.value
+            handler.finish(outcome, request: request, context: context)
         }
     }
 
-    private func finish(_ outcome: DispatchOutcome, context: ChannelHandlerContext) {
-        inFlight = false
+    /// The request's batches are written: a following Produce may start.
+    private func release(_ request: PendingRequest, context: ChannelHandlerContext) {
+        guard request.holdsOrdering else { return }
+        request.holdsOrdering = false
+        processNext(context: context)
+    }
+
+    private func finish(_ outcome: DispatchOutcome, request: PendingRequest, context: ChannelHandlerContext) {
+        request.outcome = outcome
+        request.holdsOrdering = false
         guard !closing else { return }
-        switch outcome {
-        case .respond(let response):
-            if draining {
-                // Close only once the answer has left, so shutdown does not cut it off.
-                let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-                context.writeAndFlush(wrapOutboundOut(response)).whenComplete { _ in
-                    let (handler, context) = loopBound.value
-                    handler.close(context: context)
-                }
+        // Answer every finished request at the head of the line, in order.
+        var wrote = false
+        while let first = pending.first, let outcome = first.outcome {
+            pending.removeFirst()
+            let last = draining && pending.isEmpty
+            switch outcome {
+            case .respond(let response):
+                writeFrame([response], context: context, closeAfter: last)
+                wrote = true
+            case .respondSegments(let segments):
+                writeFrame(segments, context: context, closeAfter: last)
+                wrote = true
+            case .noResponse:
+                if last { close(context: context) }
+            case .close(let reason):
+                close(context: context, reason: reason)
                 return
             }
-            context.writeAndFlush(wrapOutboundOut(response), promise: nil)
-        case .noResponse:
-            break
-        case .close(let reason):
-            close(context: context, reason: reason)
-            return
         }
-        takeNext(context: context)
+        if wrote { context.flush() }
+        if draining { return }
+        processNext(context: context)
     }
 
+    /// Writes one response frame body made of `segments`; with `closeAfter` (shutdown) closes the
+    /// connection once it has left, so shutdown does not cut it off.
+    private func writeFrame(_ segments: [ByteBuffer], context: ChannelHandlerContext, closeAfter: Bool) {
+        var promise: EventLoopPromise<Void>?
+        if closeAfter {
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            promise = context.eventLoop.makePromise()
+            promise?.futureResult.whenComplete { _ in
+                let (handler, context) = loopBound.value
+                handler.close(context: context)
+            }
+        }
+        guard writesFrames else {
+            // A frame encoder below adds the size: one buffer per frame.
+            if segments.count == 1 {
+                context.write(wrapOutboundOut(segments[0]), promise: promise)
+            } else {
+                var body = context.channel.allocator.buffer(capacity: segments.reduce(0) { $0 + $1.readableBytes })
+                for segment in segments { body.writeImmutableBuffer(segment) }
+                context.write(wrapOutboundOut(body), promise: promise)
+            }
+            return
+        }
+        // The size prefix and small segments are gathered into one buffer (on TLS each write becomes at
+        // least one record); large segments (record batches) are written as they are.
+        let size = segments.reduce(0) { $0 + $1.readableBytes }
+        var small = context.channel.allocator.buffer(capacity: min(4 + size, Self.smallSegmentBytes))
+        small.writeInteger(Int32(truncatingIfNeeded: size), endianness: .big)
+        for (index, segment) in segments.enumerated() {
+            let isLast = index == segments.count - 1
+            if segment.readableBytes < Self.smallSegmentBytes {
+                small.writeImmutableBuffer(segment)
+                continue
+            }
+            if small.readableBytes > 0 {
+                context.write(wrapOutboundOut(small), promise: nil)
+                small = context.channel.allocator.buffer(capacity: 256)
+            }
+            context.write(wrapOutboundOut(segment), promise: isLast ? promise : nil)
+        }
+        if small.readableBytes > 0 { context.write(wrapOutboundOut(small), promise: promise) }
+    }
+
+    private static let smallSegmentBytes = 16 * 1024
+
     private func finishAuthentication(_ outcome: SaslServerAuthenticator.Outcome, context: ChannelHandlerContext) {
-        inFlight = false
+        pending.removeAll()
         guard !closing else { return }
         switch outcome {
         case .respond(let response):
-            context.writeAndFlush(wrapOutboundOut(response), promise: nil)
+            writeFrame([response], context: context, closeAfter: false)
+            context.flush()
         case .authenticated(let response, let session):
             authenticating = false
             connection.principal = session.principal
             sessionExpiry = session.lifetimeMs > 0 ? .now() + .milliseconds(session.lifetimeMs) : nil
             frameLimits?.isAuthenticated = true
-            if let response { context.writeAndFlush(wrapOutboundOut(response), promise: nil) }
+            if let response {
+                writeFrame([response], context: context, closeAfter: false)
+                context.flush()
+            }
         case .failed(let response, let reason):
             failAuthentication(response, reason: reason, context: context)
             return
@@ -277,10 +364,19 @@ public final class KafkaConnectionHandler: ChannelDuplexHandler {
                 handler.close(context: context)
                 return
             }
-            context.writeAndFlush(handler.wrapOutboundOut(response)).whenComplete { _ in
-                let (handler, context) = loopBound.value
-                handler.close(context: context)
-            }
+            handler.writeFrame([response], context: context, closeAfter: true)
+            context.flush()
         }
     }
+}
+
+/// A request started on a connection, until its answer is written.
+private final class PendingRequest {
+    let isProduce: Bool
+    /// Until released, no later request may start.
+    var holdsOrdering = true
+    /// Set when the request finished; written once every earlier answer is.
+    var outcome: DispatchOutcome?
+
+    init(isProduce: Bool) { self.isProduce = isProduce }
 }

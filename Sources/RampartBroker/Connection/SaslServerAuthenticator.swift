@@ -371,6 +371,10 @@ public actor SaslServerAuthenticator {
     private static func outcome(_ dispatched: DispatchOutcome) -> Outcome {
         switch dispatched {
         case .respond(let buffer): return .respond(buffer)
+        case .respondSegments(let segments):
+            var buffer = ByteBuffer()
+            for var segment in segments { buffer.writeBuffer(&segment) }
+            return .respond(buffer)
         case .noResponse: return .close(reason: "no answer to a request before authentication")
         case .close(let reason): return .close(reason: reason)
         }

@@ -8,7 +8,9 @@ import RampartStorage
 /// v0–2 carry message sets that Rampart does not store; they are advertised only so that old librdkafka
 /// keeps its codecs enabled (COMPAT-NOTES pitfall 2) and are refused when they really arrive. Partitions
 /// are appended concurrently; `acks=-1` waits for the fsync (grouped across producers) unless
-/// `rampart.flush.on.ack.all=false`; `acks=0` gets no response.
+/// `rampart.flush.on.ack.all=false`; `acks=0` gets no response. Once every batch is written (before the
+/// fsync), the request releases its connection's ordering (`RequestContext.ordering`), so the next
+/// Produce of the connection is written while this one waits and both share one group commit.
 ///
 /// Authorization (Kafka's): batches marked transactional need Write on the request's transactional id
 /// (else the whole request is TRANSACTIONAL_ID_AUTHORIZATION_FAILED); every partition of a topic the
@@ -38,7 +40,8 @@ struct ProduceHandler: KafkaAPIHandler {
         let version = context.apiVersion
 
         var responses: [ProduceResponse.TopicProduceResponse] = []
-        await withTaskGroup(of: (Int, Int, ProduceResponse.PartitionProduceResponse).self) { group in
+        var awaitingFlush: [(t: Int, p: Int, flush: PendingAppendFlush)] = []
+        await withTaskGroup(of: (Int, Int, PartitionAppend).self) { group in
             for (t, topic) in request.topicData.enumerated() {
                 responses.append(.init(name: topic.name, partitionResponses: topic.partitionData.map { .init(index: $0.index) }))
                 for (p, partition) in topic.partitionData.enumerated() {
@@ -52,18 +55,64 @@ struct ProduceHandler: KafkaAPIHandler {
                     }
                 }
             }
-            for await (t, p, result) in group { responses[t].partitionResponses[p] = result }
+            for await (t, p, result) in group {
+                switch result {
+                case .done(let response): responses[t].partitionResponses[p] = response
+                case .awaitingFlush(let flush): awaitingFlush.append((t, p, flush))
+                }
+            }
+        }
+        // Every batch is written: the connection's next Produce may be written while these wait.
+        context.ordering?.release()
+        if !awaitingFlush.isEmpty {
+            await withTaskGroup(of: (Int, Int, ProduceResponse.PartitionProduceResponse).self) { group in
+                for waiting in awaitingFlush {
+                    group.addTask { (waiting.t, waiting.p, await waitForFlush(waiting.flush, version: version)) }
+                }
+                for await (t, p, result) in group { responses[t].partitionResponses[p] = result }
+            }
         }
         broker.appended.notifyAll()
         if request.acks == 0 { return nil }
         return ProduceResponse(responses: responses)
     }
 
+    /// A partition's append: answered, or written and waiting for its fsync.
+    private enum PartitionAppend: Sendable {
+        case done(ProduceResponse.PartitionProduceResponse)
+        case awaitingFlush(PendingAppendFlush)
+    }
+
+    /// Waits for the fsync of a written batch and answers it.
+    private func waitForFlush(_ waiting: PendingAppendFlush, version: Int16) async -> ProduceResponse.PartitionProduceResponse {
+        do {
+            try await waiting.log.waitForFlush(waiting.pending)
+            return succeeded(waiting.pending.result, topic: waiting.topic, index: waiting.index, bytes: waiting.bytes)
+        } catch {
+            return failed(error, topic: waiting.topic, index: waiting.index, version: version)
+        }
+    }
+
+    private func succeeded(_ result: AppendResult, topic: String, index: Int32, bytes: Int) -> ProduceResponse.PartitionProduceResponse {
+        if !result.isDuplicate { BrokerMetrics.produced(topic: topic, bytes: bytes, records: Int(result.lastOffset - result.baseOffset + 1)) }
+        return .init(index: index, errorCode: 0, baseOffset: result.baseOffset,
+                     logAppendTimeMs: result.logAppendTime, logStartOffset: result.logStartOffset)
+    }
+
+    private func failed(_ error: any Error, topic: String, index: Int32, version: Int16) -> ProduceResponse.PartitionProduceResponse {
+        let code = Broker.errorCode(error)
+        if code == .kafkaStorageError || code == .unknownServerError {
+            broker.logger.error("append failed", metadata: ["partition": "\(topic)-\(index)", "error": "\(error)"])
+        }
+        return .init(index: index, errorCode: code.rawValue, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1,
+                     errorMessage: version >= 8 ? (error as? StorageError)?.message : nil)
+    }
+
     private func append(topic: String, partition: ProduceRequest.PartitionProduceData, image: ClusterMetadata,
-                        durability: AppendDurability, version: Int16) async -> ProduceResponse.PartitionProduceResponse {
-        func failure(_ code: KafkaErrorCode, _ message: String? = nil) -> ProduceResponse.PartitionProduceResponse {
-            .init(index: partition.index, errorCode: code.rawValue, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1,
-                  errorMessage: version >= 8 ? message : nil)
+                        durability: AppendDurability, version: Int16) async -> PartitionAppend {
+        func failure(_ code: KafkaErrorCode, _ message: String? = nil) -> PartitionAppend {
+            .done(.init(index: partition.index, errorCode: code.rawValue, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1,
+                        errorMessage: version >= 8 ? message : nil))
         }
         if image.topics[topic]?.isInternal == true {
             return failure(.invalidTopic, "cannot append to internal topic \(topic)")
@@ -91,16 +140,15 @@ struct ProduceHandler: KafkaAPIHandler {
             return failure(.invalidRecord, "\(error)")
         }
         do {
-            let result = try await log.append(records, durability: durability)
-            if !result.isDuplicate { BrokerMetrics.produced(topic: topic, bytes: records.readableBytes, records: Int(result.lastOffset - result.baseOffset + 1)) }
-            return .init(index: partition.index, errorCode: 0, baseOffset: result.baseOffset,
-                         logAppendTimeMs: result.logAppendTime, logStartOffset: result.logStartOffset)
-        } catch {
-            let code = Broker.errorCode(error)
-            if code == .kafkaStorageError || code == .unknownServerError {
-                broker.logger.error("append failed", metadata: ["partition": "\(topic)-\(partition.index)", "error": "\(error)"])
+            if durability == .flushed {
+                let pending = try await log.appendAwaitingFlush(records)
+                return .awaitingFlush(PendingAppendFlush(log: log, pending: pending, topic: topic, index: partition.index,
+                                                         bytes: records.readableBytes))
             }
-            return failure(code, (error as? StorageError)?.message)
+            let result = try await log.append(records, durability: durability)
+            return .done(succeeded(result, topic: topic, index: partition.index, bytes: records.readableBytes))
+        } catch {
+            return .done(failed(error, topic: topic, index: partition.index, version: version))
         }
     }
 
@@ -122,4 +170,13 @@ struct ProduceHandler: KafkaAPIHandler {
             })
         })
     }
+}
+
+/// A batch written to a partition whose answer waits for the fsync.
+private struct PendingAppendFlush: Sendable {
+    let log: PartitionLog
+    let pending: PartitionLog.PendingFlush
+    let topic: String
+    let index: Int32
+    let bytes: Int
 }
