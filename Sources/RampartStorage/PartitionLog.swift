@@ -395,9 +395,11 @@ public actor PartitionLog {
 
     // MARK: Group commit
 
-    /// Returns once every offset below `target` is fsynced.
+    /// Returns once every offset below `target` is fsynced; throws when the partition is offline (a
+    /// batch written before a failed fsync may be waited on after it: no round would ever cover it).
     func waitUntilFlushed(_ target: Int64) async throws {
         if recoveryPoint >= target && !directoryDirty { return }
+        try checkOnline()
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             syncWaiters.append((target, continuation))
             syncRequested = true

@@ -155,6 +155,20 @@ func eventually(_ condition: () async -> Bool) async -> Bool {
         #expect(await log.highWatermark == 2 * Int64(n))
     }
 
+    /// A batch whose fsync has already failed (the partition went offline before anyone waited) fails
+    /// the wait at once instead of waiting for a round that will never run.
+    @Test(.timeLimit(.minutes(1))) func waitingAfterTheFailedFsyncFailsAtOnce() async throws {
+        let fs = FaultInjectingFileSystem()
+        let manager = try await makeManager(fs: fs)
+        let log = try await manager.createLog(tp0)
+        fs.failSync { $0.hasSuffix(".log") }
+        let pending = try await log.appendAwaitingFlush(Batches.simple(count: 1))
+        while await log.loadReport.offlineReason == nil { try await Task.sleep(for: .milliseconds(5)) }
+        await #expect(throws: StorageError.self) { try await log.waitForFlush(pending) }
+        #expect(await log.highWatermark == 0)
+        fs.failSync(where: nil)
+    }
+
     @Test func failedFsyncFailsEveryWaiterItCovers() async throws {
         let fs = FaultInjectingFileSystem()
         let manager = try await makeManager(fs: fs)
