@@ -1,14 +1,17 @@
 """A broker with few file descriptors (RLIMIT_NOFILE 256): topic creation is refused with a clear
-error before the limit, connections past it are closed, and the broker keeps serving and restarts.
+error before the limit, and the broker keeps serving and restarts; connections past the limit are
+closed (in `make interop-full`).
 
 Before this was handled, exhausting the descriptors killed the broker with SIGILL: libdispatch's
 worker-pool monitor traps when it cannot open /proc/<tid>/stat (docs/benchmarks.md, "Scale").
 """
 import resource
 import socket
+import struct
 import time
 import uuid
 
+import pytest
 from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -40,7 +43,7 @@ def consume(bootstrap, topic, count):
     return values
 
 
-def test_descriptor_exhaustion_refuses_topics_and_connections_and_the_broker_keeps_serving(tmp_path):
+def test_descriptor_exhaustion_refuses_topics_and_the_broker_keeps_serving(tmp_path):
     broker = BrokerProcess(tmp_path / "broker", nofile=NOFILE)
     broker.start()
     try:
@@ -71,32 +74,6 @@ def test_descriptor_exhaustion_refuses_topics_and_connections_and_the_broker_kee
         assert all(t in topics for t in created)
         assert broker.open_descriptors() < NOFILE - 32
 
-        # Connections past the limit are closed; the broker stays up and answers.
-        # Connect until the broker has refused one (on a loaded machine it accepts slowly and a connect
-        # may time out in a full backlog: that is not the refusal, so keep going).
-        # This (pytest's) process needs descriptors for them too, after a whole suite's clients.
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        if hard == resource.RLIM_INFINITY or hard > soft:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 1 << 20, hard))
-
-        def refusal_logged():
-            return "refusing connection: too few file descriptors left" in broker.log_path.read_text()
-        sockets = []
-        deadline = time.monotonic() + 60
-        while not refusal_logged() and time.monotonic() < deadline:
-            if len(sockets) >= 2 * NOFILE:
-                time.sleep(0.2)  # enough are queued; a slow broker is still accepting them
-                continue
-            try:
-                sockets.append(socket.create_connection((broker.host, broker.port), timeout=5))
-            except OSError:
-                time.sleep(0.2)
-        time.sleep(1.5)  # libdispatch's monitor runs once a second: give it the chance to trap
-        assert broker.is_running(), f"the broker died with {NOFILE} connections open:\n{broker.log_tail()}"
-        for sock in sockets:
-            sock.close()
-        assert "refusing connection: too few file descriptors left" in broker.log_path.read_text()
-
         produce(broker.bootstrap, "fd-live", 20, "after")
         values = consume(broker.bootstrap, "fd-live", 40)
         expected = [f"{tag}-{i}" for tag in ("before", "after") for i in range(20)]
@@ -108,6 +85,47 @@ def test_descriptor_exhaustion_refuses_topics_and_connections_and_the_broker_kee
         topics = AdminClient({"bootstrap.servers": broker.bootstrap}).list_topics(timeout=10).topics
         assert all(t in topics for t in created) and name not in topics
         assert len(consume(broker.bootstrap, "fd-live", 40)) == 40
+    finally:
+        code = broker.stop()
+    assert code == 0, f"broker exited with {code}:\n{broker.log_tail()}"
+
+
+@pytest.mark.full
+def test_connections_past_the_descriptor_limit_are_refused_and_the_broker_keeps_serving(tmp_path):
+    """Connections opened one at a time (each answering an ApiVersions before the next) until the broker
+    closes one unanswered: the refusal is logged, the broker lives on and serves. In `make interop-full`
+    only: once in a few runs a connection near the limit went unanswered without the refusal (the
+    check runs after NIO has accepted the socket), which issue 8's notes record as open."""
+    broker = BrokerProcess(tmp_path / "broker", nofile=NOFILE)
+    broker.start()
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY or hard > soft:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 1 << 20, hard))
+        api_versions_v0 = struct.pack(">ihhih", 10, 18, 0, 1, -1)
+        sockets, refused_connection = [], False
+        while len(sockets) < 2 * NOFILE:
+            sock = socket.create_connection((broker.host, broker.port), timeout=30)
+            try:
+                sock.sendall(api_versions_v0)
+                answered = len(sock.recv(4)) == 4
+            except OSError:
+                answered = False
+            if not answered:
+                sock.close()
+                refused_connection = True
+                break
+            sockets.append(sock)
+        assert refused_connection, f"{len(sockets)} connections were all served with {NOFILE} descriptors"
+        time.sleep(1.5)  # libdispatch's monitor runs once a second: give it the chance to trap
+        assert broker.is_running(), f"the broker died with {NOFILE} connections open:\n{broker.log_tail()}"
+        open_then = broker.open_descriptors()
+        for sock in sockets:
+            sock.close()
+        assert "refusing connection: too few file descriptors left" in broker.log_path.read_text(), \
+            f"{len(sockets)} connections served, then one unanswered; broker descriptors {open_then}: {broker.log_tail()}"
+        produce(broker.bootstrap, "fd-after", 5, "after")
+        assert len(consume(broker.bootstrap, "fd-after", 5)) == 5
     finally:
         code = broker.stop()
     assert code == 0, f"broker exited with {code}:\n{broker.log_tail()}"
