@@ -15,6 +15,9 @@ typedef struct {
 static int borrowed_read(BIO *bio, char *out, int capacity) {
     borrowed_input *input = BIO_get_data(bio);
     BIO_clear_retry_flags(bio);
+    if (capacity <= 0) {
+        return 0;
+    }
     if (input->length == 0) {
         BIO_set_retry_read(bio);
         return -1;
@@ -66,7 +69,11 @@ static BIO_METHOD *borrowed_method = NULL;
 static CRYPTO_ONCE borrowed_method_once = CRYPTO_ONCE_STATIC_INIT;
 
 static void make_borrowed_method(void) {
-    BIO_METHOD *method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "rampart borrowed input");
+    int index = BIO_get_new_index();
+    if (index == -1) {
+        return;
+    }
+    BIO_METHOD *method = BIO_meth_new(index | BIO_TYPE_SOURCE_SINK, "rampart borrowed input");
     if (method == NULL) {
         return;
     }
@@ -188,7 +195,11 @@ static BIO_METHOD *lent_output_method = NULL;
 static CRYPTO_ONCE lent_output_method_once = CRYPTO_ONCE_STATIC_INIT;
 
 static void make_lent_output_method(void) {
-    BIO_METHOD *method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "rampart lent output");
+    int index = BIO_get_new_index();
+    if (index == -1) {
+        return;
+    }
+    BIO_METHOD *method = BIO_meth_new(index | BIO_TYPE_SOURCE_SINK, "rampart lent output");
     if (method == NULL) {
         return;
     }
