@@ -68,22 +68,28 @@ static int borrowed_destroy(BIO *bio) {
 static BIO_METHOD *borrowed_method = NULL;
 static CRYPTO_ONCE borrowed_method_once = CRYPTO_ONCE_STATIC_INIT;
 
-static void make_borrowed_method(void) {
+/* A source/sink BIO method with these callbacks, or NULL when OpenSSL cannot make one. */
+static BIO_METHOD *make_method(const char *name, int (*read)(BIO *, char *, int), int (*write)(BIO *, const char *, int),
+                               long (*ctrl)(BIO *, int, long, void *), int (*create)(BIO *), int (*destroy)(BIO *)) {
     int index = BIO_get_new_index();
     if (index == -1) {
-        return;
+        return NULL;
     }
-    BIO_METHOD *method = BIO_meth_new(index | BIO_TYPE_SOURCE_SINK, "rampart borrowed input");
+    BIO_METHOD *method = BIO_meth_new(index | BIO_TYPE_SOURCE_SINK, name);
     if (method == NULL) {
-        return;
+        return NULL;
     }
-    if (BIO_meth_set_read(method, borrowed_read) != 1 || BIO_meth_set_write(method, borrowed_write) != 1
-        || BIO_meth_set_ctrl(method, borrowed_ctrl) != 1 || BIO_meth_set_create(method, borrowed_create) != 1
-        || BIO_meth_set_destroy(method, borrowed_destroy) != 1) {
+    if (BIO_meth_set_read(method, read) != 1 || BIO_meth_set_write(method, write) != 1 || BIO_meth_set_ctrl(method, ctrl) != 1
+        || BIO_meth_set_create(method, create) != 1 || BIO_meth_set_destroy(method, destroy) != 1) {
         BIO_meth_free(method);
-        return;
+        return NULL;
     }
-    borrowed_method = method;
+    return method;
+}
+
+static void make_borrowed_method(void) {
+    borrowed_method = make_method("rampart borrowed input", borrowed_read, borrowed_write, borrowed_ctrl, borrowed_create,
+                                  borrowed_destroy);
 }
 
 BIO *rampart_borrowed_bio_new(void) {
@@ -195,21 +201,8 @@ static BIO_METHOD *lent_output_method = NULL;
 static CRYPTO_ONCE lent_output_method_once = CRYPTO_ONCE_STATIC_INIT;
 
 static void make_lent_output_method(void) {
-    int index = BIO_get_new_index();
-    if (index == -1) {
-        return;
-    }
-    BIO_METHOD *method = BIO_meth_new(index | BIO_TYPE_SOURCE_SINK, "rampart lent output");
-    if (method == NULL) {
-        return;
-    }
-    if (BIO_meth_set_read(method, lent_output_read) != 1 || BIO_meth_set_write(method, lent_output_write) != 1
-        || BIO_meth_set_ctrl(method, lent_output_ctrl) != 1 || BIO_meth_set_create(method, lent_output_create) != 1
-        || BIO_meth_set_destroy(method, lent_output_destroy) != 1) {
-        BIO_meth_free(method);
-        return;
-    }
-    lent_output_method = method;
+    lent_output_method = make_method("rampart lent output", lent_output_read, lent_output_write, lent_output_ctrl,
+                                     lent_output_create, lent_output_destroy);
 }
 
 BIO *rampart_lent_output_bio_new(void) {
