@@ -94,8 +94,8 @@ def test_descriptor_exhaustion_refuses_topics_and_the_broker_keeps_serving(tmp_p
 def test_connections_past_the_descriptor_limit_are_refused_and_the_broker_keeps_serving(tmp_path):
     """Connections opened one at a time (each answering an ApiVersions before the next) until the broker
     closes one unanswered: the refusal is logged, the broker lives on and serves. In `make interop-full`
-    only: once in a few runs a connection near the limit went unanswered without the refusal (the
-    check runs after NIO has accepted the socket), which issue 8's notes record as open."""
+    only: in some runs after the topic test filled the budget, a connection near the limit went
+    unanswered without the refusal; the cause is not established (issue 8's notes)."""
     broker = BrokerProcess(tmp_path / "broker", nofile=NOFILE)
     broker.start()
     try:
