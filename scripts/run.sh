@@ -38,7 +38,7 @@ if ! grep -q '^admin[[:space:]]' <<<"$users"; then
     printf '%s\n' "$password" | "$binary" user add admin --mechanism SCRAM-SHA-512 --config "$config" --password-stdin
   else
     password=$(head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
-    printf '%s\n' "$password" | "$binary" user add admin --mechanism SCRAM-SHA-512 --config "$config" --password-stdin
+    # The file first: if adding the user fails, the next run adds it with the same password.
     (
       umask 077
       cat > "$properties.tmp" <<PROPERTIES
@@ -52,6 +52,7 @@ sasl.password=$password
 PROPERTIES
     )
     mv "$properties.tmp" "$properties"
+    printf '%s\n' "$password" | "$binary" user add admin --mechanism SCRAM-SHA-512 --config "$config" --password-stdin
     echo "created user admin; its client configuration (with the password) is $properties"
   fi
   unset password
