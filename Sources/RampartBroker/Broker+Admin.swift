@@ -36,6 +36,21 @@ extension Broker {
 
     // MARK: - Topic configs
 
+    /// A topic's requested config overrides, validated (INVALID_CONFIG naming the problem), and the log
+    /// config they make over the broker's defaults. Shared by topic creation and config changes.
+    func validatedTopicConfigs(_ requested: [String: String]) async throws(TopicError) -> (overrides: [String: String], logConfig: LogConfig) {
+        let overrides: [String: String]
+        switch TopicConfigCatalog.validate(requested) {
+        case .success(let valid): overrides = valid
+        case .failure(let error): throw TopicError(code: .invalidConfig, message: error.message)
+        }
+        do {
+            return (overrides, try TopicConfigCatalog.logConfig(overrides, defaults: await logs.config(forTopic: "")))
+        } catch {
+            throw TopicError(code: .invalidConfig, message: "\(error)")
+        }
+    }
+
     /// Changes a topic's config overrides: `change` gets the current overrides and returns the new set,
     /// which is validated (INVALID_CONFIG, nothing applied), then recorded in the metadata store and
     /// applied to the topic's live logs. With `validateOnly` nothing is changed.
@@ -47,18 +62,7 @@ extension Broker {
             guard let topic = await metadata.current().topics[name] else {
                 throw TopicError(code: .unknownTopicOrPartition, message: "topic '\(name)' does not exist")
             }
-            let requested = try change(topic.configs)
-            let overrides: [String: String]
-            switch TopicConfigCatalog.validate(requested) {
-            case .success(let valid): overrides = valid
-            case .failure(let error): throw TopicError(code: .invalidConfig, message: error.message)
-            }
-            let logConfig: LogConfig
-            do {
-                logConfig = try TopicConfigCatalog.logConfig(overrides, defaults: await logs.config(forTopic: ""))
-            } catch {
-                throw TopicError(code: .invalidConfig, message: "\(error)")
-            }
+            let (overrides, logConfig) = try await validatedTopicConfigs(change(topic.configs))
             if validateOnly { return overrides }
             do {
                 _ = try await metadata.update { image in

@@ -118,17 +118,7 @@ extension Broker {
             throw TopicError(code: .invalidReplicationFactor,
                              message: "replication factor \(replication) is larger than the 1 available broker")
         }
-        let overrides: [String: String]
-        switch TopicConfigCatalog.validate(request.configs) {
-        case .success(let valid): overrides = valid
-        case .failure(let error): throw TopicError(code: .invalidConfig, message: error.message)
-        }
-        let logConfig: LogConfig
-        do {
-            logConfig = try TopicConfigCatalog.logConfig(overrides, defaults: await logs.config(forTopic: ""))
-        } catch {
-            throw TopicError(code: .invalidConfig, message: "\(error)")
-        }
+        let (overrides, logConfig) = try await validatedTopicConfigs(request.configs)
         if await metadata.current().topics[name] != nil {
             throw TopicError(code: .topicAlreadyExists, message: "topic '\(name)' already exists")
         }
