@@ -81,21 +81,14 @@ struct CLITokenSigner {
     let certs = ClientTestCertificates.shared
 
     func withBroker(_ signer: CLITokenSigner, extra: [String: String] = [:], _ body: (TestBroker) async throws -> Void) async throws {
-        let broker = try await TestBroker.start(securityProtocol: "SASL_SSL", extra: [
+        try await TestBroker.run(securityProtocol: "SASL_SSL", extra: [
             "ssl.keystore.location": certs.brokerKeystore,
             "sasl.enabled.mechanisms": "OAUTHBEARER,SCRAM-SHA-512",
             "sasl.oauthbearer.jwks.endpoint.url": "file://\(try signer.writeJWKS())",
             "sasl.oauthbearer.expected.audience": "rampart",
             "sasl.oauthbearer.clock.skew.seconds": "0",
             "connection.failed.authentication.delay.ms": "10",
-        ].merging(extra) { $1 })
-        do {
-            try await body(broker)
-        } catch {
-            await broker.stop()
-            throw error
-        }
-        await broker.stop()
+        ].merging(extra) { $1 }, body)
     }
 
     func properties(_ broker: TestBroker, tokenFile: String) -> [String: String] {

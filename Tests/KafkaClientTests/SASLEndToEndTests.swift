@@ -27,15 +27,7 @@ import Testing
         if securityProtocol == "SASL_PLAINTEXT" && mechanisms.contains("PLAIN") {
             properties["rampart.insecure.allow.plain.without.tls"] = "true"
         }
-        let broker = try await TestBroker.start(securityProtocol: securityProtocol, extra: properties.merging(extra) { $1 },
-                                                users: Self.users)
-        do {
-            try await body(broker)
-        } catch {
-            await broker.stop()
-            throw error
-        }
-        await broker.stop()
+        try await TestBroker.run(securityProtocol: securityProtocol, extra: properties.merging(extra) { $1 }, users: Self.users, body)
     }
 
     /// Client properties for `broker` (TLS trusting the test CA on SASL_SSL) plus `sasl`.
@@ -50,17 +42,6 @@ import Testing
         return properties.merging(sasl) { $1 }
     }
 
-    func withCluster(_ properties: [String: String], _ body: (KafkaCluster) async throws -> Void) async throws {
-        let cluster = KafkaCluster(config: try ClientConfig(properties: properties))
-        do {
-            try await body(cluster)
-        } catch {
-            await cluster.close()
-            throw error
-        }
-        await cluster.close()
-    }
-
     /// The `KafkaClientError` connecting with `properties` throws, or nil when it connects.
     func connectionError(_ properties: [String: String]) async throws -> KafkaClientError? {
         let cluster = KafkaCluster(config: try ClientConfig(properties: properties))
@@ -73,28 +54,11 @@ import Testing
         }
     }
 
-    /// Produces `count` records to a new topic and reads them back by assignment.
-    func roundTrip(_ cluster: KafkaCluster, topic: String, count: Int = 50) async throws {
-        try await KafkaAdmin(cluster: cluster).createTopic(topic, partitions: 2, replicationFactor: 1)
-        let producer = KafkaProducer(cluster: cluster, config: ProducerConfig(acks: -1))
-        let sent = try await producer.send((0..<count).map { ProducerRecord(topic: topic, key: "k\($0)", value: "v\($0)") })
-        #expect(sent.count == count)
-        let consumer = KafkaConsumer(cluster: cluster, config: ConsumerConfig(autoOffsetReset: .earliest, enableAutoCommit: false))
-        await consumer.assign((0..<2).map { KafkaTopicPartition(topic: topic, partition: Int32($0)) })
-        var values: [String] = []
-        let deadline = ContinuousClock.now + .seconds(30)
-        while values.count < count && ContinuousClock.now < deadline {
-            values += try await consumer.poll(timeout: .milliseconds(500)).map { String(decoding: $0.value ?? [], as: UTF8.self) }
-        }
-        await consumer.close()
-        #expect(values.sorted() == (0..<count).map { "v\($0)" }.sorted())
-    }
-
     @Test func scramSHA512OverSASLSSLWithLibrdkafkaNames() async throws {
         try await withBroker("SASL_SSL") { broker in
             let sasl = ["sasl.mechanisms": "SCRAM-SHA-512", "sasl.username": "bob", "sasl.password": Self.bobPassword]
             try await withCluster(properties(broker, "SASL_SSL", sasl)) { cluster in
-                try await roundTrip(cluster, topic: "sasl-e2e-512")
+                try await produceAndConsume(cluster, topic: "sasl-e2e-512", count: 50)
                 // The leader's connection authenticated too, over TLS.
                 let leader = try await cluster.leaderConnection(for: KafkaTopicPartition(topic: "sasl-e2e-512", partition: 0))
                 #expect(leader.nodeId >= 0)
@@ -116,7 +80,7 @@ import Testing
                 let connection = try await cluster.anyConnection()
                 #expect(connection.saslSession?.mechanism.name == mechanism)
                 #expect(connection.tlsSession == nil)
-                try await roundTrip(cluster, topic: "sasl-e2e-jaas-\(mechanism.lowercased())", count: 10)
+                try await produceAndConsume(cluster, topic: "sasl-e2e-jaas-\(mechanism.lowercased())", count: 10)
             }
         }
     }
