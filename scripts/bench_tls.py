@@ -24,43 +24,14 @@ from pathlib import Path
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-TICKS = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, str(Path(__file__).resolve().parent / "bench"))
+from brokers import cpu_seconds, make_certificates, memory_mib  # noqa: E402  (the harness's own helpers)
 
 
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def openssl(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def make_certificates(d: Path):
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
-    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=bench-ca", cwd=d)
-    openssl("req", *ec, "-keyout", "broker.key", "-out", "broker.csr", "-subj", "/CN=localhost", cwd=d)
-    (d / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    openssl("x509", "-req", "-in", "broker.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", "broker.crt", "-days", "2", "-extfile", "san.ext", cwd=d)
-    keystore = d / "broker-keystore.pem"
-    fd = os.open(keystore, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write((d / "broker.key").read_text() + (d / "broker.crt").read_text())
-    return keystore
-
-
-def cpu_seconds(pid):
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
-
-
-def peak_rss_mib(pid):
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def pin(cpu):
@@ -151,7 +122,7 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="rampart-bench-tls-"))
     broker = None
     try:
-        keystore = make_certificates(work)
+        _, _, _, keystore = make_certificates(work)
         plain_port, ssl_port = free_port(), free_port()
         (work / "server.properties").write_text("\n".join([
             f"listeners=PLAINTEXT://127.0.0.1:{plain_port},SSL://127.0.0.1:{ssl_port}",
@@ -206,7 +177,7 @@ def main():
                 cpu = statistics.median(c for _, c in results[(name, phase)])
                 ratio = f"{cpu / base:.2f}×" if name == "SSL" else ""
                 print(f"| {phase} | {name} | {rate:.0f} | {cpu:.2f} | {ratio} |")
-        print(f"\nbroker peak RSS {peak_rss_mib(broker.pid):.0f} MiB; load average {os.getloadavg()[0]:.2f}")
+        print(f"\nbroker peak RSS {memory_mib(broker.pid)[1]:.0f} MiB; load average {os.getloadavg()[0]:.2f}")
     finally:
         if broker is not None:
             broker.terminate()
