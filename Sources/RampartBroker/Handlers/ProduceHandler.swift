@@ -46,8 +46,7 @@ struct ProduceHandler: KafkaAPIHandler {
                 responses.append(.init(name: topic.name, partitionResponses: topic.partitionData.map { .init(index: $0.index) }))
                 for (p, partition) in topic.partitionData.enumerated() {
                     guard writable[topic.name] == true else {
-                        responses[t].partitionResponses[p] = .init(index: partition.index, errorCode: KafkaErrorCode.topicAuthorizationFailed.rawValue,
-                                                                   baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1)
+                        responses[t].partitionResponses[p] = refused(index: partition.index, .topicAuthorizationFailed, nil, version: version)
                         continue
                     }
                     group.addTask {
@@ -104,15 +103,19 @@ struct ProduceHandler: KafkaAPIHandler {
         if code == .kafkaStorageError || code == .unknownServerError {
             broker.logger.error("append failed", metadata: ["partition": "\(topic)-\(index)", "error": "\(error)"])
         }
-        return .init(index: index, errorCode: code.rawValue, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1,
-                     errorMessage: version >= 8 ? (error as? StorageError)?.message : nil)
+        return refused(index: index, code, (error as? StorageError)?.message, version: version)
+    }
+
+    /// A partition's answer carrying `code` (and `message` from v8 on, where the field exists).
+    private func refused(index: Int32, _ code: KafkaErrorCode, _ message: String?, version: Int16) -> ProduceResponse.PartitionProduceResponse {
+        .init(index: index, errorCode: code.rawValue, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1,
+              errorMessage: version >= 8 ? message : nil)
     }
 
     private func append(topic: String, partition: ProduceRequest.PartitionProduceData, image: ClusterMetadata,
                         durability: AppendDurability, version: Int16) async -> PartitionAppend {
         func failure(_ code: KafkaErrorCode, _ message: String? = nil) -> PartitionAppend {
-            .done(.init(index: partition.index, errorCode: code.rawValue, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1,
-                        errorMessage: version >= 8 ? message : nil))
+            .done(refused(index: partition.index, code, message, version: version))
         }
         if image.topics[topic]?.isInternal == true {
             return failure(.invalidTopic, "cannot append to internal topic \(topic)")
@@ -166,7 +169,7 @@ struct ProduceHandler: KafkaAPIHandler {
     func errorResponse(_ request: ProduceRequest, _ error: KafkaErrorCode) -> ProduceResponse {
         ProduceResponse(responses: request.topicData.map { topic in
             .init(name: topic.name, partitionResponses: topic.partitionData.map {
-                .init(index: $0.index, errorCode: error.rawValue, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1)
+                refused(index: $0.index, error, nil, version: 0)
             })
         })
     }
