@@ -17,6 +17,8 @@ import SystemPackage
 /// - `shortWrites`: every `pwrite` writes at most half its bytes (the caller must loop).
 /// - `failSync`: a path predicate; a `sync()` of a matching file fails with `EIO` and the page cache
 ///   of that file is dropped back to its durable image, as Linux does after a failed writeback.
+/// - `holdSyncs`: a path predicate; a `sync()` of a matching file blocks (its thread sleeps) until the
+///   predicate is lifted, so a test can see which fsyncs are in flight at the same time (`heldSyncs`).
 /// - `descriptorLimit`: open files (handles not yet closed) are counted like descriptors; opening one
 ///   more than the limit, or a directory sync (which opens the directory), fails with `EMFILE`.
 public final class FaultInjectingFileSystem: StorageFileSystem {
@@ -59,6 +61,8 @@ public final class FaultInjectingFileSystem: StorageFileSystem {
         var shortWrites = false
         var failSync: (@Sendable (String) -> Bool)?
         var syncDelay: Duration = .zero
+        var holdSyncs: (@Sendable (String) -> Bool)?
+        var heldSyncs = 0
         var openDescriptors = 0
         var descriptorLimit: Int?
     }
@@ -95,6 +99,13 @@ public final class FaultInjectingFileSystem: StorageFileSystem {
 
     /// Makes every file `sync()` sleep this long (to let concurrent appends pile up behind it).
     public func setSyncDelay(_ delay: Duration) { state.withLock { $0.syncDelay = delay } }
+
+    /// Makes `sync()` of files whose path matches block until this is called again with `nil` (or a
+    /// predicate they no longer match); they then complete (or fail, per `failSync`) as usual.
+    public func holdSyncs(where predicate: (@Sendable (String) -> Bool)?) { state.withLock { $0.holdSyncs = predicate } }
+
+    /// File syncs blocked by `holdSyncs` right now: how many fsyncs are in flight together.
+    public var heldSyncs: Int { state.withLock { $0.heldSyncs } }
 
     // MARK: Inspection
 
@@ -320,6 +331,16 @@ public final class FaultInjectingFileSystem: StorageFileSystem {
     func sync(id: Int) throws {
         let delay = state.withLock { $0.syncDelay }
         if delay > .zero { blockingSleep(delay) }
+        var held = false
+        while state.withLock({ s -> Bool in
+            let path = s.paths.first(where: { $0.value == id })?.key ?? "(unlinked)"
+            let hold = s.holdSyncs?(path) ?? false
+            if hold != held { s.heldSyncs += hold ? 1 : -1 }
+            held = hold
+            return hold
+        }) {
+            blockingSleep(.milliseconds(1))
+        }
         try state.withLock { s in
             try s.checkAlive()
             guard s.store[id] != nil else { throw Errno.badFileDescriptor }

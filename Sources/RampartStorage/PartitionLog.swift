@@ -95,6 +95,8 @@ public actor PartitionLog {
     let fs: any StorageFileSystem
     let clock: any StorageClock
     let logger: Logger
+    /// Told when a sync round moves the high watermark.
+    let highWatermarkObserver: HighWatermarkObserver?
 
     /// The topic's log settings.
     public private(set) var config: LogConfig
@@ -152,8 +154,9 @@ public actor PartitionLog {
 
     init(
         topicPartition: TopicPartition, directory: String, config: LogConfig, fs: any StorageFileSystem,
-        clock: any StorageClock, pool: StorageThreadPool
+        clock: any StorageClock, pool: StorageThreadPool, highWatermarkObserver: HighWatermarkObserver? = nil
     ) {
+        self.highWatermarkObserver = highWatermarkObserver
         self.topicPartition = topicPartition
         self.directory = directory
         self.config = config
@@ -413,47 +416,54 @@ public actor PartitionLog {
         startSyncIfNeeded()
     }
 
-    /// Starts one sync round unless one is in flight: every dirty file (the active segment's log; rolled
-    /// segments' logs and indexes; with a full sync also the active indexes) and the directory if segments
-    /// were created. Appends that arrive meanwhile are covered by the next round.
+    /// Starts the sync rounds unless they are running: see `runSyncRounds`.
     func startSyncIfNeeded() {
         guard !syncInFlight, syncRequested, case .online = state else { return }
-        syncRequested = false
-        let full = fullSyncRequested
-        fullSyncRequested = false
-        let target = logEndOffset
-        var files: [DirtyFile] = []
-        for segment in segments.dropLast() { files += segment.takeDirtyFiles(includeIndexes: true) }
-        files += active.takeDirtyFiles(includeIndexes: full)
-        let syncDirectory = directoryDirty
-        directoryDirty = false
-        if files.isEmpty && !syncDirectory {
-            syncFinished(target: target, error: nil)
-            return
-        }
         syncInFlight = true
-        syncRounds += 1
-        let fs = self.fs
-        let directory = self.directory
-        let pool = self.pool
-        let filesToSync = files
-        Task {
-            var failure: (any Error)?
-            do {
-                try await pool.runBlocking {
-                    try DirtyFile.syncAll(filesToSync) {
-                        if syncDirectory { try fs.syncDirectory(directory) }
-                    }
-                }
-            } catch {
-                failure = error
-            }
-            self.syncFinished(target: target, error: failure)
-        }
+        Task { await runSyncRounds() }
     }
 
-    func syncFinished(target: Int64, error: (any Error)?) {
+    /// Runs sync rounds back to back while one is requested. A round syncs every dirty file (the active
+    /// segment's log; rolled segments' logs and indexes; with a full sync also the active indexes) and the
+    /// directory if segments were created or removed, then releases the waiters it covers. Appends that
+    /// arrive while a round is in flight are covered by the next one, which is handed to a sync worker as
+    /// soon as the previous round's completion has run here (no task is created between rounds).
+    private func runSyncRounds() async {
+        while syncRequested, case .online = state {
+            syncRequested = false
+            let full = fullSyncRequested
+            fullSyncRequested = false
+            let target = logEndOffset
+            var files: [DirtyFile] = []
+            for segment in segments.dropLast() { files += segment.takeDirtyFiles(includeIndexes: true) }
+            files += active.takeDirtyFiles(includeIndexes: full)
+            let syncDirectory = directoryDirty
+            directoryDirty = false
+            var failure: (any Error)?
+            if !files.isEmpty || syncDirectory {
+                syncRounds += 1
+                let fs = self.fs
+                let directory = self.directory
+                let filesToSync = files
+                do {
+                    try await pool.runBlocking {
+                        try DirtyFile.syncAll(filesToSync) {
+                            if syncDirectory { try fs.syncDirectory(directory) }
+                        }
+                    }
+                } catch {
+                    failure = error
+                }
+            }
+            syncFinished(target: target, error: failure)
+        }
         syncInFlight = false
+    }
+
+    /// Ends a sync round: on success everything below `target` is durable, so the recovery point and the
+    /// high watermark move there (consumers may read what is fsynced even before its producer's answer is
+    /// sent) and the waiters it covers are released; on failure the partition goes offline.
+    func syncFinished(target: Int64, error: (any Error)?) {
         if !compactionRunning {
             for segment in pendingClose { segment.close() }
             pendingClose.removeAll()
@@ -466,13 +476,15 @@ public actor PartitionLog {
         }
         recoveryPoint = max(recoveryPoint, target)
         lastFlushMs = clock.nowMs()
+        let before = highWatermark
+        advanceHighWatermark(to: recoveryPoint)
         var remaining: [(target: Int64, continuation: CheckedContinuation<Void, any Error>)] = []
         for waiter in syncWaiters {
             if waiter.target <= recoveryPoint { waiter.continuation.resume() } else { remaining.append(waiter) }
         }
         syncWaiters = remaining
         if !remaining.isEmpty { syncRequested = true }
-        startSyncIfNeeded()
+        if highWatermark > before { highWatermarkObserver?.notify() }
     }
 
     /// Fsyncs everything written so far, indexes included, and returns when done.

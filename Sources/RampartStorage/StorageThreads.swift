@@ -5,26 +5,34 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 
 /// Dedicated threads for the log's blocking file I/O, so that neither a NIO event loop nor the
 /// Swift cooperative pool ever blocks in `pwrite` or `fsync`.
 ///
 /// Each `PartitionLog` actor runs on one of the `actorThreads` (its custom executor), so its appends,
-/// reads and index updates happen there. File syncs run on the separate `syncThreads`, which lets a
+/// reads and index updates happen there. File syncs run on the separate sync workers, which lets a
 /// partition keep accepting appends — that then share the next fsync — while one is in flight.
+///
+/// The sync workers take their work from one shared queue: a partition's fsync starts as soon as any
+/// worker is free, never behind another partition's fsync on a busy thread while others idle. The
+/// fsyncs of several partitions are thus in flight together (ext4's jbd2 merges concurrent fsyncs into
+/// one journal commit), as long as there are at most `syncThreads` of them.
 public final class StorageThreadPool: Sendable {
     let actorThreads: [StorageIOThread]
-    let syncThreads: [StorageIOThread]
+    let syncWorkers: SharedWorkQueue
     private let next: AtomicCounter
 
-    /// The process-wide pool, created on first use (threads live for the rest of the process).
-    public static let shared = StorageThreadPool(actorThreads: 4, syncThreads: 4)
+    /// The process-wide pool, created on first use (threads live for the rest of the process). Sync
+    /// workers mostly wait in the kernel for the disk, so there are enough for the fsyncs of many
+    /// partitions to be in flight at once.
+    public static let shared = StorageThreadPool(actorThreads: 4, syncThreads: 16)
 
     /// A pool with the given numbers of threads.
     public init(actorThreads: Int, syncThreads: Int) {
         precondition(actorThreads > 0 && syncThreads > 0)
         self.actorThreads = (0..<actorThreads).map { StorageIOThread(name: "rampart-log-\($0)") }
-        self.syncThreads = (0..<syncThreads).map { StorageIOThread(name: "rampart-sync-\($0)") }
+        self.syncWorkers = SharedWorkQueue(threads: syncThreads, name: "rampart-sync")
         self.next = AtomicCounter()
     }
 
@@ -33,15 +41,87 @@ public final class StorageThreadPool: Sendable {
         actorThreads[next.increment() % actorThreads.count]
     }
 
-    /// Runs blocking work on a sync thread and returns its result.
+    /// Runs blocking work on a free sync worker (the first to become free) and returns its result.
     func runBlocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        let thread = syncThreads[next.increment() % syncThreads.count]
-        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            thread.submit {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            syncWorkers.submit {
                 do { continuation.resume(returning: try body()) } catch { continuation.resume(throwing: error) }
             }
         }
     }
+}
+
+/// Threads draining one shared FIFO of closures: an item waits only while every thread is busy.
+final class SharedWorkQueue: @unchecked Sendable {
+    private let lock = PThreadLock()
+    private var queue: [@Sendable () -> Void] = []
+    private var head = 0
+    /// Number of threads.
+    let threadCount: Int
+
+    init(threads: Int, name: String) {
+        threadCount = threads
+        for i in 0..<threads {
+            let box = Unmanaged.passRetained(WorkerStart(queue: self, name: "\(name)-\(i)"))
+            var tid = pthread_t()
+            let rc = pthread_create(&tid, nil, { raw -> UnsafeMutableRawPointer? in
+                let start = Unmanaged<WorkerStart>.fromOpaque(raw!).takeRetainedValue()
+                start.queue.runLoop()
+            }, box.toOpaque())
+            precondition(rc == 0, "pthread_create failed: \(rc)")
+            pthread_detach(tid)
+        }
+    }
+
+    /// Queues `body` for the first free thread.
+    func submit(_ body: @escaping @Sendable () -> Void) {
+        lock.withLock {
+            queue.append(body)
+            pthread_cond_signal(lock.condition)
+        }
+    }
+
+    private func runLoop() -> Never {
+        while true {
+            let body: @Sendable () -> Void = lock.withLock {
+                while head == queue.count {
+                    if head > 0 { queue.removeAll(keepingCapacity: true); head = 0 }
+                    pthread_cond_wait(lock.condition, lock.mutex)
+                }
+                let next = queue[head]
+                head += 1
+                if head > 1024 && head * 2 > queue.count {
+                    queue.removeFirst(head)
+                    head = 0
+                }
+                return next
+            }
+            body()
+        }
+    }
+}
+
+private final class WorkerStart {
+    let queue: SharedWorkQueue
+    let name: String
+    init(queue: SharedWorkQueue, name: String) {
+        self.queue = queue
+        self.name = name
+    }
+}
+
+/// Told whenever a sync round made more of a partition readable (its high watermark moved past newly
+/// fsynced `acks=all` batches); the broker wakes the fetch requests parked on `max.wait.ms` with it.
+public final class HighWatermarkObserver: Sendable {
+    private let callback = Mutex<(@Sendable () -> Void)?>(nil)
+
+    /// An observer that calls nothing until `set` is called.
+    public init() {}
+
+    /// Replaces the callback (called on a storage thread: it must be quick and must not block).
+    public func set(_ body: (@Sendable () -> Void)?) { callback.withLock { $0 = body } }
+
+    func notify() { callback.withLock { $0 }?() }
 }
 
 /// A counter shared between threads.
