@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """A/B of two Rampart binaries (e.g. before and after a change) on the harness's workloads, alternated
 in the same run: raw fetch (bare Fetch v4, 1 KiB records, 1 and 8 partitions) and end-to-end latency
-(1 KiB, acks=all, 1 partition, at a fixed rate). Both brokers use their durable defaults. Prints one
+(1 KiB, acks=all, 1 partition — or the partition counts of `--latency-partitions` — at a fixed rate). Both brokers use their durable defaults. Prints one
 line per run with the 1-minute load average, and the medians at the end.
 
 Usage: .venv-bench/bin/python scripts/bench/ab.py --a OLD --b NEW [--rounds 3] [--only fetch,latency]
-       [--rate 90500] [--ports 19500-19599]
+       [--rate 90500] [--latency-partitions 1,8] [--ports 19500-19599]
 """
 import argparse
 import os
@@ -33,6 +33,7 @@ def main():
     parser.add_argument("--records", type=int, default=300_000)
     parser.add_argument("--rate", type=float, default=90_500, help="records/s of the latency run")
     parser.add_argument("--latency-seconds", type=float, default=5.0)
+    parser.add_argument("--latency-partitions", default="1", help="partition counts of the latency runs, e.g. 1,8")
     parser.add_argument("--ports", default="19500-19599")
     parser.add_argument("--a-without-policy", action="store_true",
                         help="the first binary predates the authorizer (no rampart.acl.policy.path)")
@@ -79,14 +80,18 @@ def main():
                             record(label, f"raw fetch 1024 B {partitions}p", mb / seconds,
                                    f"{mb / seconds:8.1f} MB/s  {cpu / (mb / 1000):5.2f} broker CPU-s/GB")
                     if "latency" in only:
-                        name = topic(broker, 1)
-                        row = W.end_to_end(client, name, 1, args.rate, args.latency_seconds, 1024, "all", cpu=CLIENT_CPU)
-                        record(label, f"e2e acks=all 1p {args.rate:.0f}/s", row["p99_ms"],
-                               f"p50 {row['p50_ms']:.2f} p99 {row['p99_ms']:.2f} p99.9 {row['p999_ms']:.2f} "
-                               f"max {row['max_ms']:.2f} ms at {row['rate_achieved']:.0f} rec/s")
+                        for partitions in (int(p) for p in args.latency_partitions.split(",")):
+                            name = topic(broker, partitions)
+                            row = W.end_to_end(client, name, partitions, args.rate, args.latency_seconds, 1024, "all",
+                                               cpu=CLIENT_CPU)
+                            record(label, f"e2e acks=all {partitions}p {args.rate:.0f}/s", row["p99_ms"],
+                                   f"p50 {row['p50_ms']:.2f} p99 {row['p99_ms']:.2f} p99.9 {row['p999_ms']:.2f} "
+                                   f"max {row['max_ms']:.2f} ms at {row['rate_achieved']:.0f} rec/s")
+                            results.setdefault((f"e2e acks=all {partitions}p p50", label), []).append(row["p50_ms"])
+                            results.setdefault((f"e2e acks=all {partitions}p p99.9", label), []).append(row["p999_ms"])
                 finally:
                     broker.stop()
-    print("\nmedians (MB/s for raw fetch, p99 ms for e2e):")
+    print("\nmedians (MB/s for raw fetch, p99 ms for e2e unless named):")
     for (workload, label), values in sorted(results.items()):
         print(f"  {label} {workload:28} {statistics.median(values):8.2f}  ({', '.join(f'{v:.2f}' for v in values)})")
 
