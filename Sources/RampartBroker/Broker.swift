@@ -120,8 +120,6 @@ public final class Broker: Sendable {
         self.producerIDs = ProducerIDAllocator(reservedUpTo: producerIDBlockEnd) { end in
             _ = try await metadata.update { $0.producerIDBlockEnd = end }
         }
-        // Fetches parked on max.wait.ms see fsynced acks=all batches as soon as their fsync returns.
-        logs.highWatermarkAdvanced.set { [appended = self.appended] in appended.notifyAll() }
     }
 
     /// The listener this request came in on, as advertised (clients are given addresses on it).

@@ -49,8 +49,6 @@ public actor LogManager {
     var background: Task<Void, Never>?
     var deleteCounter = 0
     let cleaner: LogCleaner
-    /// Told whenever a partition's fsync made newly written `acks=all` batches readable.
-    public nonisolated let highWatermarkAdvanced = HighWatermarkObserver()
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor { thread.asUnownedSerialExecutor() }
 
@@ -105,7 +103,7 @@ public actor LogManager {
                 guard let tp = TopicPartition(directoryName: name) else { continue }
                 let log = PartitionLog(
                     topicPartition: tp, directory: joinPath(dir, name), config: config(forTopic: tp.topic), fs: fs,
-                    clock: clock, pool: pool, highWatermarkObserver: highWatermarkAdvanced)
+                    clock: clock, pool: pool)
                 loadedHere.append((tp, log))
             }
             await withTaskGroup(of: Void.self) { group in
@@ -185,7 +183,7 @@ public actor LogManager {
         let dir = config.logDirs.min { (counts[$0] ?? 0) < (counts[$1] ?? 0) }!
         let log = PartitionLog(
             topicPartition: tp, directory: joinPath(dir, tp.directoryName), config: config(forTopic: tp.topic), fs: fs,
-            clock: clock, pool: pool, highWatermarkObserver: highWatermarkAdvanced)
+            clock: clock, pool: pool)
         try await log.createEmpty(startOffset: startOffset)
         logs[tp] = log
         logDirOf[tp] = dir
@@ -208,7 +206,7 @@ public actor LogManager {
             counts[dir, default: 0] += 1
             let log = PartitionLog(
                 topicPartition: tp, directory: joinPath(dir, tp.directoryName), config: config(forTopic: tp.topic), fs: fs,
-                clock: clock, pool: pool, highWatermarkObserver: highWatermarkAdvanced)
+                clock: clock, pool: pool)
             planned.append((tp, log, dir))
         }
         let failures = await withTaskGroup(of: (Int, (any Error)?).self) { group in

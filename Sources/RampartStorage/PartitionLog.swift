@@ -95,8 +95,6 @@ public actor PartitionLog {
     let fs: any StorageFileSystem
     let clock: any StorageClock
     let logger: Logger
-    /// Told when a sync round moves the high watermark.
-    let highWatermarkObserver: HighWatermarkObserver?
 
     /// The topic's log settings.
     public private(set) var config: LogConfig
@@ -154,9 +152,8 @@ public actor PartitionLog {
 
     init(
         topicPartition: TopicPartition, directory: String, config: LogConfig, fs: any StorageFileSystem,
-        clock: any StorageClock, pool: StorageThreadPool, highWatermarkObserver: HighWatermarkObserver? = nil
+        clock: any StorageClock, pool: StorageThreadPool
     ) {
-        self.highWatermarkObserver = highWatermarkObserver
         self.topicPartition = topicPartition
         self.directory = directory
         self.config = config
@@ -460,9 +457,13 @@ public actor PartitionLog {
         syncInFlight = false
     }
 
-    /// Ends a sync round: on success everything below `target` is durable, so the recovery point and the
-    /// high watermark move there (consumers may read what is fsynced even before its producer's answer is
-    /// sent) and the waiters it covers are released; on failure the partition goes offline.
+    /// Ends a sync round: on success everything below `target` is durable, so the recovery point moves
+    /// there and the waiters it covers are released (each moves the high watermark over its batch in
+    /// `waitForFlush`); on failure the partition goes offline.
+    ///
+    /// The high watermark is deliberately not moved here: doing so and waking parked fetches at every
+    /// round (measured on branch `fsync`, docs/benchmarks.md) made fetches smaller and more frequent and
+    /// raised the end-to-end latency under CPU contention.
     func syncFinished(target: Int64, error: (any Error)?) {
         if !compactionRunning {
             for segment in pendingClose { segment.close() }
@@ -476,15 +477,12 @@ public actor PartitionLog {
         }
         recoveryPoint = max(recoveryPoint, target)
         lastFlushMs = clock.nowMs()
-        let before = highWatermark
-        advanceHighWatermark(to: recoveryPoint)
         var remaining: [(target: Int64, continuation: CheckedContinuation<Void, any Error>)] = []
         for waiter in syncWaiters {
             if waiter.target <= recoveryPoint { waiter.continuation.resume() } else { remaining.append(waiter) }
         }
         syncWaiters = remaining
         if !remaining.isEmpty { syncRequested = true }
-        if highWatermark > before { highWatermarkObserver?.notify() }
     }
 
     /// Fsyncs everything written so far, indexes included, and returns when done.

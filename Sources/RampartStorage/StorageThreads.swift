@@ -5,7 +5,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
 
 /// Dedicated threads for the log's blocking file I/O, so that neither a NIO event loop nor the
 /// Swift cooperative pool ever blocks in `pwrite` or `fsync`.
@@ -108,20 +107,6 @@ private final class WorkerStart {
         self.queue = queue
         self.name = name
     }
-}
-
-/// Told whenever a sync round made more of a partition readable (its high watermark moved past newly
-/// fsynced `acks=all` batches); the broker wakes the fetch requests parked on `max.wait.ms` with it.
-public final class HighWatermarkObserver: Sendable {
-    private let callback = Mutex<(@Sendable () -> Void)?>(nil)
-
-    /// An observer that calls nothing until `set` is called.
-    public init() {}
-
-    /// Replaces the callback (called on a storage thread: it must be quick and must not block).
-    public func set(_ body: (@Sendable () -> Void)?) { callback.withLock { $0 = body } }
-
-    func notify() { callback.withLock { $0 }?() }
 }
 
 /// A counter shared between threads.
