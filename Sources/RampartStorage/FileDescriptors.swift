@@ -36,10 +36,14 @@ public enum FileDescriptorLimit {
     }
 
     /// How many descriptors the process has open (the entries of `/proc/self/fd`), nil where that
-    /// directory does not exist. Opening the directory takes one descriptor; when none is left this
-    /// answers nil too.
+    /// directory does not exist. Opening the directory takes one descriptor: when none is left
+    /// (`EMFILE`, or `ENFILE` for the whole system) this answers the soft limit — every descriptor the
+    /// process may have is in use — so that callers refuse instead of taking "unknown" for "room".
     public static func openCount() -> Int? {
-        guard let dir = opendir("/proc/self/fd") else { return nil }
+        guard let dir = opendir("/proc/self/fd") else {
+            let error = errno
+            return error == EMFILE || error == ENFILE ? current().soft : nil
+        }
         defer { closedir(dir) }
         var count = 0
         while readdir(dir) != nil { count += 1 }
@@ -157,18 +161,34 @@ public final class ConnectionDescriptorGuard: Sendable {
     /// when false, the caller closes it. Also the number of descriptors open, for the log.
     public func admit() -> (admitted: Bool, open: Int) {
         guard limit < Int.max else { return (true, 0) }
-        let now = ContinuousClock.now
         return state.withLock { sample in
-            let estimate = sample.count + sample.admittedSince
-            let stale = sample.takenAt.map { now - $0 > .seconds(1) } ?? true
-            if stale || estimate + 64 >= limit - floor {
-                guard let count = openCount() else { return (true, 0) }
-                sample = Sample(count: count, takenAt: now, admittedSince: 0)
-            }
-            let open = sample.count + sample.admittedSince
+            guard let open = Self.refreshed(&sample, limit: limit, floor: floor, openCount: openCount) else { return (true, 0) }
             guard open <= limit - floor else { return (false, open) }
             sample.admittedSince += 1
             return (true, open)
         }
+    }
+
+    /// Whether one more connection would be admitted now, without admitting one: what a listener asks
+    /// before accepting more (it stops accepting while there is no room). Also the descriptors open.
+    public func hasRoom() -> (room: Bool, open: Int) {
+        guard limit < Int.max else { return (true, 0) }
+        return state.withLock { sample in
+            guard let open = Self.refreshed(&sample, limit: limit, floor: floor, openCount: openCount) else { return (true, 0) }
+            return (open < limit - floor, open)
+        }
+    }
+
+    /// The estimate of the descriptors open, counted afresh when the sample is older than a second or
+    /// the estimate is near the limit; nil when they cannot be counted.
+    private static func refreshed(_ sample: inout Sample, limit: Int, floor: Int, openCount: () -> Int?) -> Int? {
+        let now = ContinuousClock.now
+        let estimate = sample.count + sample.admittedSince
+        let stale = sample.takenAt.map { now - $0 > .seconds(1) } ?? true
+        if stale || estimate + 64 >= limit - floor {
+            guard let count = openCount() else { return nil }
+            sample = Sample(count: count, takenAt: now, admittedSince: 0)
+        }
+        return sample.count + sample.admittedSince
     }
 }
