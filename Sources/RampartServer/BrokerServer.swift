@@ -215,10 +215,19 @@ public final class BrokerServer: @unchecked Sendable {
         let connections = self.connections
         let descriptorGuard = self.descriptorGuard
         let logger = self.logger
+        let listenerName = listener.name
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 512)
             .serverChannelOption(.autoRead, value: false)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            // Stops accepting while descriptors are short (accept failing with EMFILE, or the guard's
+            // budget spent) and starts again when they are free; see DescriptorBackoffHandler.
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        DescriptorBackoffHandler(descriptorGuard: descriptorGuard, listener: listenerName, logger: logger))
+                }
+            }
             .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
