@@ -126,7 +126,9 @@ public final class BrokerServer: @unchecked Sendable {
 
         let image = await store.current()
         let boundPorts = boundAddresses.compactMapValues { $0.port }
-        let settings = Self.brokerSettings(config, listeners: listeners, boundPorts: boundPorts)
+        var settings = Self.brokerSettings(config, listeners: listeners, boundPorts: boundPorts)
+        let descriptorGuard = self.descriptorGuard
+        settings.fileDescriptors.onApproval = { descriptorGuard.noteOpened($0) }
         let broker = Broker(settings: settings, metadata: store, logs: logManager, producerIDBlockEnd: image.producerIDBlockEnd,
                             logger: logger, clock: { Int64(Date().timeIntervalSince1970 * 1000) }, authorizer: authorizer)
         await broker.loadDynamicAcls()
