@@ -262,8 +262,11 @@ public final class BrokerServer: @unchecked Sendable {
                     let dispatcher = slot.dispatcher
                     let info = ConnectionInfo(listenerName: listener.name, clientHost: host, principal: .anonymous)
                     let sync = channel.pipeline.syncOperations
-                    if let tls {
-                        try sync.addHandler(TLSHandler(context: tls.context))
+                    let frameProgress = KafkaFrameProgress()
+                    let tlsHandler = try tls.map { try TLSHandler(context: $0.context) }
+                    try sync.addHandler(ReceiveWatermarkHandler(progress: frameProgress, tls: tlsHandler))
+                    if let tls, let tlsHandler {
+                        try sync.addHandler(tlsHandler)
                         try sync.addHandler(TLSHandshakeFailureCounter(listener: listener.name))
                         // On SASL_SSL the principal comes from SASL, not from a client certificate.
                         if sasl == nil {
@@ -282,7 +285,7 @@ public final class BrokerServer: @unchecked Sendable {
                         SaslServerAuthenticator(settings: $0.settings, dispatcher: dispatcher, credentials: $0.credentials, logger: logger,
                                                 monitor: $0.monitor, workers: $0.workers, auditor: $0.auditor)
                     }
-                    try sync.addHandler(ByteToMessageHandler(KafkaFrameDecoder(limits: frameLimits)))
+                    try sync.addHandler(ByteToMessageHandler(KafkaFrameDecoder(limits: frameLimits, progress: frameProgress)))
                     // The connection handler writes size-prefixed frames itself (a Fetch answer as several buffers).
                     try sync.addHandler(KafkaConnectionHandler(dispatcher: dispatcher, connection: info, logger: logger,
                                                                authenticator: authenticator, frameLimits: frameLimits,
