@@ -209,7 +209,7 @@ let package = Package(
                 "RampartServer", "RampartProperties", "RampartSASL", "RampartMetadata", "RampartBroker", "RampartAuthorizer", "RampartStorage",
                 "RampartCLI",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -6,8 +6,12 @@ The load comes from librdkafka (the confluent-kafka wheel): producing and fetchi
 threads. The broker is pinned to CPU 0 and this driver (with librdkafka's threads) to CPU 1 when the
 machine has two or more CPUs. Rounds alternate PLAINTEXT/SSL/PLAINTEXT/SSL…; medians are reported.
 
+With `--client rampart` the load comes from `rampart bench produce|consume` (the project's own client,
+which fills TLS records to 16 KiB) instead: librdkafka sends its produce requests as TLS records of about
+2.2 KB, and the broker's cost per record is part of what this measures.
+
 Usage: scripts/bench_tls.py [--broker .build/release/rampart] [--records 500000] [--record-size 1024]
-       [--rounds 3]
+       [--rounds 3] [--client librdkafka|rampart]
 """
 import argparse
 import os
@@ -83,6 +87,28 @@ def consume(config, topic, partitions, records):
         raise RuntimeError(f"consumed {got} of {records}")
 
 
+def rampart_client(broker, config, work):
+    """produce/consume actions running `rampart bench` (pinned to CPU 1) with the properties `config`."""
+    properties = work / f"client-{len(list(work.glob('client-*.properties')))}.properties"
+    properties.write_text("".join(f"{key}={value}\n" for key, value in config.items() if key != "bootstrap.servers"))
+    taskset = ["taskset", "-c", "1"] if shutil.which("taskset") and (os.cpu_count() or 1) >= 2 else []
+    common = ["--bootstrap-server", config["bootstrap.servers"], "--command-config", str(properties), "--json"]
+
+    def run(command):
+        result = subprocess.run(taskset + [broker, "bench"] + command + common, capture_output=True, text=True, timeout=600)
+        if result.returncode != 0:
+            raise RuntimeError(f"rampart bench failed: {result.stderr[-2000:]}")
+
+    def produce_with(topic, records, size):
+        run(["produce", "--topic", topic, "--num-records", str(records), "--record-size", str(size), "--acks", "1",
+             "--producer-props", "batch.size=1000000", "linger.ms=5"])
+
+    def consume_with(topic, records):
+        run(["consume", "--topic", topic, "--num-records", str(records), "--timeout-ms", "300000"])
+
+    return produce_with, consume_with
+
+
 def measure(pid, action, profile=None, call_graph="fp"):
     """Runs `action`; returns its seconds and the broker's CPU-seconds. With `profile` (a path), `perf
     record -g` samples the broker meanwhile into that file (its overhead counts in the CPU figure)."""
@@ -109,6 +135,8 @@ def main():
     parser.add_argument("--record-size", type=int, default=1024)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--client", default="librdkafka", choices=["librdkafka", "rampart"],
+                        help="the load generator: librdkafka (confluent-kafka) or `rampart bench`")
     parser.add_argument("--profile", type=Path,
                         help="a directory: perf samples the broker in each phase into <listener>-<phase>-<round>.data")
     parser.add_argument("--profile-call-graph", default="fp", choices=["fp", "dwarf", "lbr"],
@@ -149,20 +177,25 @@ def main():
         value = os.urandom(args.record_size)
         gigabytes = args.records * args.record_size / 1e9
         results = {(name, phase): [] for name in configs for phase in ("produce", "consume")}
-        print(f"# {args.records} records × {args.record_size} B, {args.partitions} partitions, acks=1, "
+        print(f"# {args.client} client, {args.records} records × {args.record_size} B, {args.partitions} partitions, acks=1, "
               f"{args.rounds} rounds; load average {os.getloadavg()[0]:.2f}", flush=True)
         for round_number in range(args.rounds):
             for name, config in configs.items():
                 topic = f"bench-{name.lower()}-{round_number}"
                 admin.create_topics([NewTopic(topic, args.partitions, 1)])[topic].result(30)
                 profile = (lambda phase: args.profile / f"{name}-{phase}-{round_number + 1}.data") if args.profile else (lambda phase: None)
-                seconds, cpu = measure(broker.pid, lambda: produce(config, topic, args.records, value), profile("produce"),
-                                       args.profile_call_graph)
+                if args.client == "rampart":
+                    produce_with, consume_with = rampart_client(args.broker, config, work)
+                    produce_action = lambda: produce_with(topic, args.records, args.record_size)
+                    consume_action = lambda: consume_with(topic, args.records)
+                else:
+                    produce_action = lambda: produce(config, topic, args.records, value)
+                    consume_action = lambda: consume(config, topic, args.partitions, args.records)
+                seconds, cpu = measure(broker.pid, produce_action, profile("produce"), args.profile_call_graph)
                 results[(name, "produce")].append((gigabytes * 1000 / seconds, cpu / gigabytes))
                 print(f"round {round_number + 1} {name:9} produce {gigabytes * 1000 / seconds:8.1f} MB/s "
                       f"{cpu / gigabytes:6.2f} broker CPU-s/GB", flush=True)
-                seconds, cpu = measure(broker.pid, lambda: consume(config, topic, args.partitions, args.records), profile("consume"),
-                                       args.profile_call_graph)
+                seconds, cpu = measure(broker.pid, consume_action, profile("consume"), args.profile_call_graph)
                 results[(name, "consume")].append((gigabytes * 1000 / seconds, cpu / gigabytes))
                 print(f"round {round_number + 1} {name:9} consume {gigabytes * 1000 / seconds:8.1f} MB/s "
                       f"{cpu / gigabytes:6.2f} broker CPU-s/GB", flush=True)

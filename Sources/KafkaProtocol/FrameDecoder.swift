@@ -28,6 +28,18 @@ public final class KafkaFrameLimits {
     }
 }
 
+/// How much of the frame being received is still to come, written by `KafkaFrameDecoder` after each
+/// decode and read by whatever sizes the socket's reads (the server sets `SO_RCVLOWAT` from it, so a
+/// large request wakes the event loop once rather than once per TCP segment). Used only on the
+/// channel's event loop.
+public final class KafkaFrameProgress {
+    /// Bytes of the current frame not yet received; 0 when no frame has started or its size prefix is
+    /// still incomplete.
+    public internal(set) var bytesAwaited = 0
+
+    public init() {}
+}
+
 /// A frame whose length prefix was refused. The decoder never allocates the claimed size.
 public struct KafkaFrameError: Error, Hashable, CustomStringConvertible, Sendable {
     /// The length the peer claimed.
@@ -53,15 +65,31 @@ public struct KafkaFrameDecoder: ByteToMessageDecoder {
     public typealias InboundOut = ByteBuffer
 
     private let limits: KafkaFrameLimits
+    private let progress: KafkaFrameProgress?
 
-    public init(limits: KafkaFrameLimits) {
+    /// A decoder enforcing `limits`; with `progress`, it records after each decode how many bytes of an
+    /// incomplete frame are still awaited.
+    public init(limits: KafkaFrameLimits, progress: KafkaFrameProgress? = nil) {
         self.limits = limits
+        self.progress = progress
     }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let frame = try Self.nextFrame(from: &buffer, limit: limits.currentLimit) else { return .needMoreData }
+        guard let frame = try Self.nextFrame(from: &buffer, limit: limits.currentLimit) else {
+            progress?.bytesAwaited = Self.bytesAwaited(in: buffer)
+            return .needMoreData
+        }
+        // The decoder is not called again when the buffer is left empty: reset before handing on.
+        progress?.bytesAwaited = 0
         context.fireChannelRead(Self.wrapInboundOut(frame))
         return .continue
+    }
+
+    /// The bytes still to come for the incomplete frame at the front of `buffer`: 0 while its size
+    /// prefix is incomplete (or the buffer is empty).
+    static func bytesAwaited(in buffer: ByteBuffer) -> Int {
+        guard let size = buffer.getInteger(at: buffer.readerIndex, endianness: .big, as: Int32.self), size >= 0 else { return 0 }
+        return max(0, 4 + Int(size) - buffer.readableBytes)
     }
 
     public mutating func decodeLast(

@@ -126,7 +126,9 @@ public final class BrokerServer: @unchecked Sendable {
 
         let image = await store.current()
         let boundPorts = boundAddresses.compactMapValues { $0.port }
-        let settings = Self.brokerSettings(config, listeners: listeners, boundPorts: boundPorts)
+        var settings = Self.brokerSettings(config, listeners: listeners, boundPorts: boundPorts)
+        let descriptorGuard = self.descriptorGuard
+        settings.fileDescriptors.onApproval = { descriptorGuard.noteOpened($0) }
         let broker = Broker(settings: settings, metadata: store, logs: logManager, producerIDBlockEnd: image.producerIDBlockEnd,
                             logger: logger, clock: { Int64(Date().timeIntervalSince1970 * 1000) }, authorizer: authorizer)
         await broker.loadDynamicAcls()
@@ -215,10 +217,19 @@ public final class BrokerServer: @unchecked Sendable {
         let connections = self.connections
         let descriptorGuard = self.descriptorGuard
         let logger = self.logger
+        let listenerName = listener.name
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 512)
             .serverChannelOption(.autoRead, value: false)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            // Stops accepting while descriptors are short (accept failing with EMFILE, or the guard's
+            // budget spent) and starts again when they are free; see DescriptorBackoffHandler.
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        DescriptorBackoffHandler(descriptorGuard: descriptorGuard, listener: listenerName, logger: logger))
+                }
+            }
             .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
@@ -251,8 +262,11 @@ public final class BrokerServer: @unchecked Sendable {
                     let dispatcher = slot.dispatcher
                     let info = ConnectionInfo(listenerName: listener.name, clientHost: host, principal: .anonymous)
                     let sync = channel.pipeline.syncOperations
-                    if let tls {
-                        try sync.addHandler(TLSHandler(context: tls.context))
+                    let frameProgress = KafkaFrameProgress()
+                    let tlsHandler = try tls.map { try TLSHandler(context: $0.context) }
+                    try sync.addHandler(ReceiveWatermarkHandler(progress: frameProgress, tls: tlsHandler))
+                    if let tls, let tlsHandler {
+                        try sync.addHandler(tlsHandler)
                         try sync.addHandler(TLSHandshakeFailureCounter(listener: listener.name))
                         // On SASL_SSL the principal comes from SASL, not from a client certificate.
                         if sasl == nil {
@@ -271,7 +285,7 @@ public final class BrokerServer: @unchecked Sendable {
                         SaslServerAuthenticator(settings: $0.settings, dispatcher: dispatcher, credentials: $0.credentials, logger: logger,
                                                 monitor: $0.monitor, workers: $0.workers, auditor: $0.auditor)
                     }
-                    try sync.addHandler(ByteToMessageHandler(KafkaFrameDecoder(limits: frameLimits)))
+                    try sync.addHandler(ByteToMessageHandler(KafkaFrameDecoder(limits: frameLimits, progress: frameProgress)))
                     // The connection handler writes size-prefixed frames itself (a Fetch answer as several buffers).
                     try sync.addHandler(KafkaConnectionHandler(dispatcher: dispatcher, connection: info, logger: logger,
                                                                authenticator: authenticator, frameLimits: frameLimits,

@@ -36,10 +36,14 @@ public enum FileDescriptorLimit {
     }
 
     /// How many descriptors the process has open (the entries of `/proc/self/fd`), nil where that
-    /// directory does not exist. Opening the directory takes one descriptor; when none is left this
-    /// answers nil too.
+    /// directory does not exist. Opening the directory takes one descriptor: when none is left
+    /// (`EMFILE`, or `ENFILE` for the whole system) this answers the soft limit — every descriptor the
+    /// process may have is in use — so that callers refuse instead of taking "unknown" for "room".
     public static func openCount() -> Int? {
-        guard let dir = opendir("/proc/self/fd") else { return nil }
+        guard let dir = opendir("/proc/self/fd") else {
+            let error = errno
+            return error == EMFILE || error == ENFILE ? current().soft : nil
+        }
         defer { closedir(dir) }
         var count = 0
         while readdir(dir) != nil { count += 1 }
@@ -75,6 +79,11 @@ public struct FileDescriptorBudget: Sendable {
     public var openCount: @Sendable () -> Int?
     /// `rampart.file.descriptors.reserve`; nil picks `automaticReserve(limit:)`.
     public var configuredReserve: Int?
+    /// Told the descriptors a creation will open when `refusal` lets it through: the connection guard
+    /// adds them to its estimate, which otherwise sees only the connections it admitted since its last
+    /// count (partitions created right before a burst of connections went unseen, and the burst took the
+    /// descriptors kept free).
+    public var onApproval: (@Sendable (_ descriptors: Int) -> Void)?
 
     /// A budget over explicit figures (tests).
     public init(limit: @escaping @Sendable () -> Int, openCount: @escaping @Sendable () -> Int?, reserve: Int?) {
@@ -107,7 +116,10 @@ public struct FileDescriptorBudget: Sendable {
         guard limit < Int.max, let open = counted ?? openCount() else { return nil }
         let reserve = reserve(limit: limit)
         let needed = newPartitions * Self.descriptorsPerPartition
-        guard open + needed + reserve > limit else { return nil }
+        guard open + needed + reserve > limit else {
+            onApproval?(needed)
+            return nil
+        }
         let reserveSource = configuredReserve == nil ? "the automatic reserve" : "rampart.file.descriptors.reserve"
         return "creating \(newPartitions) partition(s) needs \(needed) more file descriptor(s), but \(open) of the limit of "
             + "\(limit) (RLIMIT_NOFILE) are open and \(reserve) are kept in reserve for connections (\(reserveSource)); "
@@ -123,7 +135,7 @@ public struct FileDescriptorBudget: Sendable {
 /// `_dispatch_workq_monitor_pools`) when that `open` fails. So a new connection is refused while
 /// fewer than `floor` descriptors would be left. Counting `/proc/self/fd` costs time proportional to
 /// the descriptors open, so the count is sampled: taken again when it is older than a second or the
-/// estimate (last count + connections admitted since) comes near the limit.
+/// estimate (last count + connections admitted and descriptors `noteOpened` since) comes near the limit.
 public final class ConnectionDescriptorGuard: Sendable {
     /// Descriptors never handed to connections: for the runtime, fsyncs of directories, index writes,
     /// segment rolls and checkpoints.
@@ -132,7 +144,7 @@ public final class ConnectionDescriptorGuard: Sendable {
     private struct Sample {
         var count = 0
         var takenAt: ContinuousClock.Instant?
-        var admittedSince = 0
+        var openedSince = 0
     }
 
     public let limit: Int
@@ -157,18 +169,40 @@ public final class ConnectionDescriptorGuard: Sendable {
     /// when false, the caller closes it. Also the number of descriptors open, for the log.
     public func admit() -> (admitted: Bool, open: Int) {
         guard limit < Int.max else { return (true, 0) }
-        let now = ContinuousClock.now
         return state.withLock { sample in
-            let estimate = sample.count + sample.admittedSince
-            let stale = sample.takenAt.map { now - $0 > .seconds(1) } ?? true
-            if stale || estimate + 64 >= limit - floor {
-                guard let count = openCount() else { return (true, 0) }
-                sample = Sample(count: count, takenAt: now, admittedSince: 0)
-            }
-            let open = sample.count + sample.admittedSince
+            guard let open = Self.refreshed(&sample, limit: limit, floor: floor, openCount: openCount) else { return (true, 0) }
             guard open <= limit - floor else { return (false, open) }
-            sample.admittedSince += 1
+            sample.openedSince += 1
             return (true, open)
         }
+    }
+
+    /// Whether one more connection would be admitted now, without admitting one: what a listener asks
+    /// before accepting more (it stops accepting while there is no room). Also the descriptors open.
+    public func hasRoom() -> (room: Bool, open: Int) {
+        guard limit < Int.max else { return (true, 0) }
+        return state.withLock { sample in
+            guard let open = Self.refreshed(&sample, limit: limit, floor: floor, openCount: openCount) else { return (true, 0) }
+            return (open < limit - floor, open)
+        }
+    }
+
+    /// Adds descriptors opened elsewhere (partitions created) to the estimate, so that the next check
+    /// counts afresh when they bring it near the limit.
+    public func noteOpened(_ descriptors: Int) {
+        state.withLock { $0.openedSince += max(0, descriptors) }
+    }
+
+    /// The estimate of the descriptors open, counted afresh when the sample is older than a second or
+    /// the estimate is near the limit; nil when they cannot be counted.
+    private static func refreshed(_ sample: inout Sample, limit: Int, floor: Int, openCount: () -> Int?) -> Int? {
+        let now = ContinuousClock.now
+        let estimate = sample.count + sample.openedSince
+        let stale = sample.takenAt.map { now - $0 > .seconds(1) } ?? true
+        if stale || estimate + 64 >= limit - floor {
+            guard let count = openCount() else { return nil }
+            sample = Sample(count: count, takenAt: now, openedSince: 0)
+        }
+        return sample.count + sample.openedSince
     }
 }

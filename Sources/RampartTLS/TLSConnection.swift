@@ -63,6 +63,9 @@ final class TLSConnection {
         SSL_free(ssl)
     }
 
+    /// The record boundaries of everything received, to bound how much more must arrive.
+    private(set) var receivedFraming = TLSRecordFraming()
+
     /// Received bytes OpenSSL has not read yet (kept between `receive` calls; usually none, as reads
     /// run until OpenSSL asks for more).
     private var unread: ByteBuffer?
@@ -70,6 +73,7 @@ final class TLSConnection {
     /// Lends bytes received from the network to OpenSSL while `body` runs (handshake steps and reads
     /// take them from where they lie, uncopied); bytes left unread are kept for the next call.
     func receive(_ bytes: ByteBuffer, _ body: () -> Void) {
+        bytes.withUnsafeReadableBytes { receivedFraming.advance(over: $0) }
         var input = bytes
         if var held = unread {
             held.writeImmutableBuffer(bytes)
@@ -104,15 +108,14 @@ final class TLSConnection {
         }
     }
 
-    /// Encrypts `plaintexts` in order, OpenSSL writing the records straight into one buffer sized for
-    /// them (after any ciphertext produced before); returns that buffer, or nil if there is nothing to
-    /// send, and the error of a write that failed (the session is then unusable; later writes were not
+    /// Encrypts `plaintexts` in order, OpenSSL writing the records straight into `buffer` (after any
+    /// ciphertext produced before, e.g. a KeyUpdate answer), which is grown once to the room they need;
+    /// returns the error of a write that failed (the session is then unusable; later writes were not
     /// encrypted). `room` overrides the space reserved (tests: what does not fit still goes out, after).
-    func encrypt(_ plaintexts: [ByteBuffer], allocator: ByteBufferAllocator, room: Int? = nil) -> (output: ByteBuffer?, failure: TLSError?) {
-        var buffer = takeOutput(allocator: allocator) ?? allocator.buffer(capacity: 0)
+    func encrypt(_ plaintexts: [ByteBuffer], into buffer: inout ByteBuffer, room: Int? = nil) -> TLSError? {
+        appendOutput(to: &buffer)
         let total = plaintexts.reduce(0) { $0 + $1.readableBytes }
-        // Per record: a header, the tag, the content type or an explicit nonce — under 64 bytes.
-        let room = room ?? total + (total / (16 * 1024) + plaintexts.count) * 64 + 256
+        let room = room ?? Self.ciphertextRoom(plaintext: total, writes: plaintexts.count)
         var failure: TLSError?
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: room) { raw in
             rampart_lent_output_bio_lend(sslToNetwork, raw.baseAddress, raw.count)
@@ -129,7 +132,13 @@ final class TLSConnection {
             return rampart_lent_output_bio_take_back(sslToNetwork)
         }
         appendOutput(to: &buffer)
-        return (buffer.readableBytes > 0 ? buffer : nil, failure)
+        return failure
+    }
+
+    /// The ciphertext room for `plaintext` bytes given in `writes` writes: per record a header, the tag,
+    /// the content type or an explicit nonce — under 64 bytes.
+    static func ciphertextRoom(plaintext: Int, writes: Int) -> Int {
+        plaintext + (plaintext / (16 * 1024) + writes) * 64 + 256
     }
 
     /// Advances the handshake.

@@ -46,6 +46,12 @@ public final class TLSHandler: ChannelDuplexHandler {
     private let handshakeTimeout: TimeAmount
     private var state: State = .idle
     private var unflushed: [PendingWrite] = []
+    /// Flushed plaintext not yet encrypted, in order (the first may be partly taken).
+    private var toEncrypt = CircularBuffer<PendingWrite>()
+    /// Encrypted chunks handed to the channel, oldest first; each is reused once written.
+    private var chunksInFlight = CircularBuffer<ByteBuffer>()
+    private var spareChunks: [ByteBuffer] = []
+    private var sending = false
     private var flushedBeforeHandshake: [PendingWrite] = []
     private var timeoutTask: Scheduled<Void>?
 
@@ -136,6 +142,15 @@ public final class TLSHandler: ChannelDuplexHandler {
             sendOutput(context: context, promise: nil)
         }
         context.close(mode: mode, promise: promise)
+    }
+
+    /// A lower bound on the ciphertext still to arrive before the handlers above can receive
+    /// `plaintext` more bytes: what a reader of the socket may wait for (e.g. as `SO_RCVLOWAT`) without
+    /// waiting for bytes that will never come. 0 when `plaintext` is 0. Call it on the event loop,
+    /// between reads (every complete record received has then been decrypted).
+    public func ciphertextAwaited(forPlaintext plaintext: Int) -> Int {
+        guard state == .active else { return 0 }
+        return connection.receivedFraming.ciphertextAwaited(forPlaintext: plaintext)
     }
 
     // MARK: - Handshake
@@ -231,30 +246,78 @@ public final class TLSHandler: ChannelDuplexHandler {
     }
 
     private static let maximumReadChunk = 256 * 1024
+    /// Plaintext encrypted into one buffer sent on its own.
+    static let chunkPlaintext = 256 * 1024
+    /// Encrypted chunks sent to the channel and not yet written to the socket, at most.
+    static let maximumChunksInFlight = 4
     /// The most plaintext one TLS record holds, with room for OpenSSL's record header read ahead.
     private static let maximumRecord = 16 * 1024 + 512
 
+    /// Queues flushed writes for encryption and starts sending them.
     private func encryptAndSend(_ writes: [PendingWrite], context: ChannelHandlerContext) {
         guard !writes.isEmpty else { return }
-        let (output, failure) = connection.encrypt(writes.map(\.data), allocator: context.channel.allocator)
-        if let error = failure {
-            writes.forEach { $0.promise?.fail(error) }
-            fail(context: context, error)
-            return
+        toEncrypt.append(contentsOf: writes)
+        sendEncrypted(context: context)
+    }
+
+    /// Encrypts queued writes in chunks of up to `chunkPlaintext` bytes, each into a buffer sent on its
+    /// own, while fewer than `maximumChunksInFlight` are waiting in the channel; the rest stays plaintext
+    /// until a chunk has gone to the socket. A 50 MB Fetch answer thus passes through a few buffers
+    /// reused while they are still in the CPU's cache, instead of one fresh 50 MB buffer whose every page
+    /// is faulted in and which the kernel copies from cold memory. A write's promise completes when the
+    /// chunk holding its last byte has been written. Re-entered from a chunk's completion; runs one loop.
+    private func sendEncrypted(context: ChannelHandlerContext) {
+        guard !sending else { return }
+        sending = true
+        defer { sending = false }
+        while state == .active, chunksInFlight.count < Self.maximumChunksInFlight, !toEncrypt.isEmpty {
+            var pieces: [ByteBuffer] = []
+            var promises: [EventLoopPromise<Void>] = []
+            var size = 0
+            while size < Self.chunkPlaintext, var first = toEncrypt.first {
+                let room = Self.chunkPlaintext - size
+                if first.data.readableBytes <= room {
+                    toEncrypt.removeFirst()
+                    size += first.data.readableBytes
+                    pieces.append(first.data)
+                    if let promise = first.promise { promises.append(promise) }
+                } else {
+                    pieces.append(first.data.readSlice(length: room)!)
+                    size += room
+                    toEncrypt[toEncrypt.startIndex] = first
+                }
+            }
+            var buffer = spareChunks.popLast()
+                ?? context.channel.allocator.buffer(capacity: TLSConnection.ciphertextRoom(plaintext: Self.chunkPlaintext, writes: 16))
+            buffer.clear()
+            if let error = connection.encrypt(pieces, into: &buffer) {
+                promises.forEach { $0.fail(error) }
+                fail(context: context, error)
+                return
+            }
+            guard buffer.readableBytes > 0 else {
+                promises.forEach { $0.succeed() }
+                continue
+            }
+            let written = context.eventLoop.makePromise(of: Void.self)
+            chunksInFlight.append(buffer)
+            buffer = ByteBuffer()  // the queue and the channel hold the only references
+            written.futureResult.assumeIsolated().whenComplete { [self] result in
+                var chunk = chunksInFlight.removeFirst()
+                switch result {
+                case .success:
+                    promises.forEach { $0.succeed() }
+                    chunk.clear()
+                    if spareChunks.count < Self.maximumChunksInFlight { spareChunks.append(chunk) }
+                    sendEncrypted(context: context)
+                case .failure(let error):
+                    promises.forEach { $0.fail(error) }
+                }
+            }
+            context.writeAndFlush(wrapOutboundOut(chunksInFlight.last!), promise: written)
         }
-        let promises = writes.compactMap(\.promise)
-        var combined: EventLoopPromise<Void>?
-        if promises.count == 1 {
-            combined = promises[0]
-        } else if promises.count > 1 {
-            let promise = context.eventLoop.makePromise(of: Void.self)
-            for waiting in promises { promise.futureResult.cascade(to: waiting) }
-            combined = promise
-        }
-        if let output {
-            context.writeAndFlush(wrapOutboundOut(output), promise: combined)
-        } else {
-            combined?.succeed()
+        if toEncrypt.isEmpty, chunksInFlight.isEmpty {
+            spareChunks.removeAll()
         }
     }
 
@@ -278,7 +341,8 @@ public final class TLSHandler: ChannelDuplexHandler {
     }
 
     private func failPendingWrites(_ error: Error) {
-        let writes = flushedBeforeHandshake + unflushed
+        let writes = Array(toEncrypt) + flushedBeforeHandshake + unflushed
+        toEncrypt.removeAll()
         flushedBeforeHandshake.removeAll()
         unflushed.removeAll()
         writes.forEach { $0.promise?.fail(error) }

@@ -48,3 +48,28 @@ func produceAndConsume(_ cluster: KafkaCluster, topic: String, count: Int,
     await consumer.close()
     #expect(values.sorted() == (0..<count).map { "v\($0)" }.sorted())
 }
+
+/// Produces requests of 700 KB (each arrives over many reads, so the broker raises the socket's
+/// receive low-water mark while it waits) each followed by small ones, which must still be answered
+/// at once: the mark has to come down when a large request is complete. Reads everything back.
+func largeRequestsThenSmallOnes(_ cluster: KafkaCluster, topic: String) async throws {
+    try await KafkaAdmin(cluster: cluster).createTopic(topic, partitions: 1, replicationFactor: 1)
+    let producer = KafkaProducer(cluster: cluster, config: ProducerConfig(acks: -1))
+    let large = String(repeating: "x", count: 700_000)
+    for round in 0..<3 {
+        let sent = try await producer.send([ProducerRecord(topic: topic, key: "large-\(round)", value: large)])
+        #expect(sent.count == 1)
+        let small = try await producer.send([ProducerRecord(topic: topic, key: "small-\(round)", value: "s")])
+        #expect(small.count == 1)
+        #expect(try await KafkaAdmin(cluster: cluster).listTopics().contains(topic))
+    }
+    let consumer = KafkaConsumer(cluster: cluster, config: ConsumerConfig(autoOffsetReset: .earliest, enableAutoCommit: false))
+    await consumer.assign([KafkaTopicPartition(topic: topic, partition: 0)])
+    var sizes: [Int] = []
+    let deadline = ContinuousClock.now + .seconds(30)
+    while sizes.count < 6 && ContinuousClock.now < deadline {
+        sizes += try await consumer.poll(timeout: .milliseconds(500)).map { $0.value?.count ?? 0 }
+    }
+    await consumer.close()
+    #expect(sizes == [700_000, 1, 700_000, 1, 700_000, 1])
+}

@@ -83,6 +83,14 @@ final class TestBroker: @unchecked Sendable {
 @Suite(.serialized) struct EndToEndTests {
     static let recordsPerCodec = 1000
 
+    @Test func largeRequestsThenSmallOnesArePromptlyAnswered() async throws {
+        try await TestBroker.run { broker in
+            try await withCluster(["bootstrap.servers": "127.0.0.1:\(broker.port)", "request.timeout.ms": "15000"]) { cluster in
+                try await largeRequestsThenSmallOnes(cluster, topic: "large-then-small")
+            }
+        }
+    }
+
     /// Produce/Fetch/ListOffsets only: a topic auto-created by Metadata, every codec, keys and headers.
     @Test func produceAndConsumeEveryCodec() async throws {
         let broker = try await TestBroker.start()

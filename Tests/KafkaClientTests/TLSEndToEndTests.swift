@@ -72,6 +72,14 @@ import Testing
         }
     }
 
+    @Test func largeRequestsThenSmallOnesArePromptlyAnswered() async throws {
+        try await withSSLBroker(keystore: certs.brokerKeystore) { broker in
+            try await withCluster(sslProperties(broker)) { cluster in
+                try await largeRequestsThenSmallOnes(cluster, topic: "tls-large-then-small")
+            }
+        }
+    }
+
     @Test func hostnameMismatchIsRefusedWithAClearError() async throws {
         try await withSSLBroker(keystore: certs.elsewhereKeystore) { broker in
             for host in ["localhost", "127.0.0.1"] {

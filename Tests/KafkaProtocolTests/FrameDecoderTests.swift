@@ -34,6 +34,34 @@ import Testing
         #expect(try channel.finish().isClean)
     }
 
+    @Test func progressCountsTheBytesStillAwaited() throws {
+        let progress = KafkaFrameProgress()
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(
+            ByteToMessageHandler(KafkaFrameDecoder(limits: KafkaFrameLimits(), progress: progress)))
+        var stream = frame(Array(repeating: 7, count: 1000))
+        var next = frame([1, 2])
+        stream.writeBuffer(&next)
+        // The size prefix is incomplete: nothing is known yet.
+        try channel.writeInbound(stream.readSlice(length: 3)!)
+        #expect(progress.bytesAwaited == 0)
+        try channel.writeInbound(stream.readSlice(length: 97)!)
+        #expect(progress.bytesAwaited == 904)
+        try channel.writeInbound(stream.readSlice(length: 903)!)
+        #expect(progress.bytesAwaited == 1)
+        // The first frame completes and the next one's prefix is cut after 2 bytes.
+        try channel.writeInbound(stream.readSlice(length: 3)!)
+        #expect(progress.bytesAwaited == 0)
+        try channel.writeInbound(stream.readSlice(length: 3)!)
+        #expect(progress.bytesAwaited == 1)
+        // The last byte completes the frame and leaves nothing: the decoder is not called on empty.
+        try channel.writeInbound(stream)
+        #expect(progress.bytesAwaited == 0)
+        #expect(try channel.readInbound(as: ByteBuffer.self)?.readableBytes == 1000)
+        #expect(try channel.readInbound(as: ByteBuffer.self) == ByteBuffer(bytes: [1, 2]))
+        #expect(try channel.finish().isClean)
+    }
+
     @Test func manyFramesInOneRead() throws {
         let channel = try makeChannel(limits: KafkaFrameLimits())
         var stream = ByteBuffer()

@@ -139,4 +139,38 @@ import Testing
         #expect(guardian.admit().admitted)
         #expect(ConnectionDescriptorGuard(limit: Int.max, openCount: { nil }).admit().admitted)
     }
+
+    @Test func partitionsCreatedBetweenCountsAreNotMissed() {
+        // Counted at 20 open; 160 partition logs opened within the second the count is trusted; then
+        // connections. Told of them (`noteOpened`, from the budget's approval), the guard counts afresh
+        // and stops at 224 open instead of admitting connections up to the limit on its stale estimate.
+        let open = Mutex(20)
+        let guardian = ConnectionDescriptorGuard(limit: 256, floor: 32, openCount: { open.withLock { $0 } })
+        #expect(guardian.admit() == (true, 20))
+        var budget = FileDescriptorBudget(limit: { 256 }, openCount: { open.withLock { $0 } }, reserve: 64)
+        budget.onApproval = { guardian.noteOpened($0) }
+        #expect(budget.refusal(newPartitions: 160) == nil)
+        open.withLock { $0 += 160 }
+        var admitted = 0
+        while admitted < 100 {
+            open.withLock { $0 += 1 }
+            guard guardian.admit().admitted else { break }
+            admitted += 1
+        }
+        #expect(admitted == 224 - 180, "181 … 224 open, then refused")
+        #expect(budget.refusal(newPartitions: 100) != nil)
+        // Without being told, the estimate (20 + admitted) stays far below the limit until the count is
+        // a second old: the descriptors kept free are handed out.
+        let blind = Mutex(20)
+        let unaware = ConnectionDescriptorGuard(limit: 256, floor: 32, openCount: { blind.withLock { $0 } })
+        _ = unaware.admit()
+        blind.withLock { $0 += 160 }
+        var handedOut = 0
+        while handedOut < 60 {
+            blind.withLock { $0 += 1 }
+            guard unaware.admit().admitted else { break }
+            handedOut += 1
+        }
+        #expect(handedOut == 60)
+    }
 }

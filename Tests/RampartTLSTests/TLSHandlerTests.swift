@@ -123,6 +123,25 @@ func bytes(_ string: String) -> ByteBuffer { ByteBuffer(string: string) }
         #expect(pair.clientRecorder.errors.isEmpty && pair.serverRecorder.errors.isEmpty)
     }
 
+    /// Writes larger than the chunks the handler encrypts at a time (and more of them than it keeps
+    /// in flight) arrive whole and in order, and each write's promise completes.
+    @Test func writesBeyondManyChunksArriveInOrder() throws {
+        let pair = try ChannelPair(client: try clientContext(), server: try serverContext())
+        _ = try pair.handshake()
+        var expected = ByteBuffer()
+        var done: [EventLoopFuture<Void>] = []
+        for (index, size) in [10, 700_000, 1, 262_144, 1_500_000, 0, 33_000].enumerated() {
+            let write = ByteBuffer(repeating: UInt8(index + 1), count: size)
+            expected.writeImmutableBuffer(write)
+            done.append(pair.server.write(write))
+        }
+        pair.server.flush()
+        try pair.interact()
+        for future in done { try future.wait() }
+        #expect(pair.clientRecorder.received == expected)
+        #expect(pair.clientRecorder.errors.isEmpty && pair.serverRecorder.errors.isEmpty)
+    }
+
     @Test func hostnameVerificationByIPAddressSAN() throws {
         let pair = try ChannelPair(client: try clientContext(hostname: "127.0.0.1"), server: try serverContext())
         #expect(try pair.handshake().client != nil)
