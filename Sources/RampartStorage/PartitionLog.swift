@@ -457,13 +457,9 @@ public actor PartitionLog {
         syncInFlight = false
     }
 
-    /// Ends a sync round: on success everything below `target` is durable, so the recovery point moves
-    /// there and the waiters it covers are released (each moves the high watermark over its batch in
-    /// `waitForFlush`); on failure the partition goes offline.
-    ///
-    /// The high watermark is deliberately not moved here: doing so and waking parked fetches at every
-    /// round (measured on branch `fsync`, docs/benchmarks.md) made fetches smaller and more frequent and
-    /// raised the end-to-end latency under CPU contention.
+    /// Ends a sync round: on success the recovery point moves to `target` and the waiters it covers are
+    /// released (each moves the high watermark in `waitForFlush`: moving it here and waking fetches at
+    /// every round measured slower, docs/benchmarks.md); on failure the partition goes offline.
     func syncFinished(target: Int64, error: (any Error)?) {
         if !compactionRunning {
             for segment in pendingClose { segment.close() }
