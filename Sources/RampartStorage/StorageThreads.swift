@@ -51,62 +51,87 @@ public final class StorageThreadPool: Sendable {
 }
 
 /// Threads draining one shared FIFO of closures: an item waits only while every thread is busy.
-final class SharedWorkQueue: @unchecked Sendable {
-    private let lock = PThreadLock()
-    private var queue: [@Sendable () -> Void] = []
-    private var head = 0
+final class SharedWorkQueue: Sendable {
+    private let queue = BlockingFIFO<@Sendable () -> Void>()
     /// Number of threads.
     let threadCount: Int
 
     init(threads: Int, name: String) {
         threadCount = threads
+        let queue = self.queue
         for i in 0..<threads {
-            let box = Unmanaged.passRetained(WorkerStart(queue: self, name: "\(name)-\(i)"))
-            var tid = pthread_t()
-            let rc = pthread_create(&tid, nil, { raw -> UnsafeMutableRawPointer? in
-                let start = Unmanaged<WorkerStart>.fromOpaque(raw!).takeRetainedValue()
-                start.queue.runLoop()
-            }, box.toOpaque())
-            precondition(rc == 0, "pthread_create failed: \(rc)")
-            pthread_detach(tid)
+            startDetachedThread(name: "\(name)-\(i)") {
+                while true { queue.pop()() }
+            }
         }
     }
 
     /// Queues `body` for the first free thread.
     func submit(_ body: @escaping @Sendable () -> Void) {
+        queue.push(body)
+    }
+}
+
+/// A FIFO shared between threads; `pop` waits until an item is there.
+final class BlockingFIFO<Element>: @unchecked Sendable {
+    private let lock = PThreadLock()
+    private var items: [Element] = []
+    private var head = 0
+
+    /// Appends `item` and wakes one waiting thread.
+    func push(_ item: Element) {
         lock.withLock {
-            queue.append(body)
+            items.append(item)
             pthread_cond_signal(lock.condition)
         }
     }
 
-    private func runLoop() -> Never {
-        while true {
-            let body: @Sendable () -> Void = lock.withLock {
-                while head == queue.count {
-                    if head > 0 { queue.removeAll(keepingCapacity: true); head = 0 }
-                    pthread_cond_wait(lock.condition, lock.mutex)
-                }
-                let next = queue[head]
-                head += 1
-                if head > 1024 && head * 2 > queue.count {
-                    queue.removeFirst(head)
-                    head = 0
-                }
-                return next
+    /// Takes the oldest item, waiting for one if there is none.
+    func pop() -> Element {
+        lock.withLock {
+            while head == items.count {
+                if head > 0 { items.removeAll(keepingCapacity: true); head = 0 }
+                pthread_cond_wait(lock.condition, lock.mutex)
             }
-            body()
+            let item = items[head]
+            head += 1
+            if head > 1024 && head * 2 > items.count {
+                items.removeFirst(head)
+                head = 0
+            }
+            return item
         }
     }
 }
 
-private final class WorkerStart {
-    let queue: SharedWorkQueue
-    let name: String
-    init(queue: SharedWorkQueue, name: String) {
-        self.queue = queue
-        self.name = name
+/// Starts a detached thread named `name` (as `top` and `perf` show it, cut to Linux's 15 characters)
+/// that runs `body` for the rest of the process.
+func startDetachedThread(name: String, _ body: @escaping @Sendable () -> Never) {
+    final class Start: @unchecked Sendable {
+        let name: String
+        let body: @Sendable () -> Never
+        init(name: String, body: @escaping @Sendable () -> Never) {
+            self.name = name
+            self.body = body
+        }
     }
+    let box = Unmanaged.passRetained(Start(name: name, body: body))
+    var tid = pthread_t()
+    let rc = pthread_create(&tid, nil, { raw -> UnsafeMutableRawPointer? in
+        let start = Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue()
+        #if os(Linux)
+        // pthread_setname_np is not visible from Swift's Glibc module; /proc takes the name too.
+        let comm = open("/proc/thread-self/comm", O_WRONLY)
+        if comm >= 0 {
+            let name = Array(start.name.utf8.prefix(15))
+            _ = name.withUnsafeBytes { write(comm, $0.baseAddress, $0.count) }
+            close(comm)
+        }
+        #endif
+        start.body()
+    }, box.toOpaque())
+    precondition(rc == 0, "pthread_create failed: \(rc)")
+    pthread_detach(tid)
 }
 
 /// A counter shared between threads.
@@ -147,69 +172,29 @@ final class StorageIOThread: SerialExecutor, @unchecked Sendable {
         case closure(() -> Void)
     }
 
-    private let lock = PThreadLock()
-    private var queue: [Work] = []
-    private var head = 0
+    private let queue = BlockingFIFO<Work>()
 
     init(name: String) {
-        let box = Unmanaged.passRetained(ThreadStart(thread: self, name: name))
-        var tid = pthread_t()
-        let rc = pthread_create(&tid, nil, { raw -> UnsafeMutableRawPointer? in
-            let start = Unmanaged<ThreadStart>.fromOpaque(raw!).takeRetainedValue()
-            start.thread.runLoop()
-        }, box.toOpaque())
-        precondition(rc == 0, "pthread_create failed: \(rc)")
-        pthread_detach(tid)
+        startDetachedThread(name: name) { [self] in
+            while true {
+                switch queue.pop() {
+                case .job(let job): job.runSynchronously(on: asUnownedSerialExecutor())
+                case .closure(let body): body()
+                }
+            }
+        }
     }
 
     func enqueue(_ job: consuming ExecutorJob) {
-        push(.job(UnownedJob(job)))
+        queue.push(.job(UnownedJob(job)))
     }
 
     func submit(_ body: @escaping @Sendable () -> Void) {
-        push(.closure(body))
+        queue.push(.closure(body))
     }
 
     func asUnownedSerialExecutor() -> UnownedSerialExecutor {
         UnownedSerialExecutor(ordinary: self)
-    }
-
-    private func push(_ work: Work) {
-        lock.withLock {
-            queue.append(work)
-            pthread_cond_signal(lock.condition)
-        }
-    }
-
-    private func runLoop() -> Never {
-        while true {
-            let work: Work = lock.withLock {
-                while head == queue.count {
-                    if head > 0 { queue.removeAll(keepingCapacity: true); head = 0 }
-                    pthread_cond_wait(lock.condition, lock.mutex)
-                }
-                let w = queue[head]
-                head += 1
-                if head > 1024 && head * 2 > queue.count {
-                    queue.removeFirst(head)
-                    head = 0
-                }
-                return w
-            }
-            switch work {
-            case .job(let job): job.runSynchronously(on: asUnownedSerialExecutor())
-            case .closure(let body): body()
-            }
-        }
-    }
-}
-
-private final class ThreadStart {
-    let thread: StorageIOThread
-    let name: String
-    init(thread: StorageIOThread, name: String) {
-        self.thread = thread
-        self.name = name
     }
 }
 

@@ -95,6 +95,20 @@ func clientContext(
 
 func bytes(_ string: String) -> ByteBuffer { ByteBuffer(string: string) }
 
+/// A client session of `client` and a server session of `serverContext()` whose handshake has been
+/// run by handing each one's output to the other.
+func handshakenSessions(client: TLSContext) throws -> (client: TLSConnection, server: TLSConnection) {
+    let clientSession = try TLSConnection(context: client, serverHostname: nil)
+    let serverSession = try TLSConnection(context: try serverContext(), serverHostname: nil)
+    let allocator = ByteBufferAllocator()
+    for _ in 0..<10 {
+        _ = clientSession.handshake()
+        if let output = clientSession.takeOutput(allocator: allocator) { serverSession.receive(output) { _ = serverSession.handshake() } }
+        if let output = serverSession.takeOutput(allocator: allocator) { clientSession.receive(output) { _ = clientSession.handshake() } }
+    }
+    return (clientSession, serverSession)
+}
+
 @Suite struct TLSHandshakeTests {
     @Test(arguments: [TLSConfiguration.ProtocolVersion.tlsv1_2, .tlsv1_3])
     func handshakeAndDataBothWays(version: TLSConfiguration.ProtocolVersion) throws {
