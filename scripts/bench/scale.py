@@ -116,8 +116,16 @@ def _producer_worker(bootstrap, topic, records_per_producer, size, cpu, barrier,
 
         # delivery.report.only.error: no Python callback per acknowledged record (it would cost the
         # single-core generator more than librdkafka does); an unacknowledged record is counted.
+        stats = {}  # latest librdkafka statistics (JSON text) per producer: Produce requests sent
+
+        def keeper(index):
+            def keep(text):
+                stats[index] = text
+            return keep
+
         clients = [Producer({"bootstrap.servers": bootstrap, **PRODUCER_CONFIG, "delivery.report.only.error": True,
-                             "on_delivery": on_failure}) for _ in records_per_producer]
+                             "on_delivery": on_failure, "statistics.interval.ms": 1000, "stats_cb": keeper(i)})
+                   for i, _ in enumerate(records_per_producer)]
         for client in clients:  # connect and fetch metadata before the clock starts
             client.list_topics(topic, timeout=60)
         value = os.urandom(size)
@@ -140,11 +148,20 @@ def _producer_worker(bootstrap, topic, records_per_producer, size, cpu, barrier,
                     c.poll(0)
         unflushed = sum(client.flush(120) for client in clients)
         end = time.monotonic()
+        busy_end = machine.busy_seconds()
         usage = resource.getrusage(resource.RUSAGE_SELF)
+        # after the clock stopped: wait for one more statistics report from every producer (interval 1 s)
+        stats.clear()
+        deadline = time.monotonic() + 3
+        while len(stats) < len(clients) and time.monotonic() < deadline:
+            for client in clients:
+                client.poll(0.01)
+        produce_requests = sum(broker.get("req", {}).get("Produce", 0)
+                               for text in stats.values() for broker in json.loads(text)["brokers"].values())
         sent = len(order)
         results.put({"start": start, "end": end, "sent": sent, "acked": sent - failed[0] - unflushed,
-                     "failed": failed[0], "unflushed": unflushed,
-                     "cpu_seconds": usage.ru_utime + usage.ru_stime - cpu0})
+                     "failed": failed[0], "unflushed": unflushed, "produce_requests": produce_requests,
+                     "stats_reports": len(stats), "busy_end": busy_end, "cpu_seconds": usage.ru_utime + usage.ru_stime - cpu0})
     except BaseException as error:  # noqa: BLE001 - the parent reports it
         barrier.abort()
         results.put({"error": repr(error)})
@@ -178,6 +195,7 @@ def produce_rate(bootstrap, producers, records, processes=4, size=1024, topic="s
     except Exception:  # noqa: BLE001 - a worker failed during setup: its error is on the queue
         pass
     broker_cpu0 = B.cpu_seconds(broker_pid) if broker_pid else None
+    busy0 = machine.busy_seconds()
     reports = [results.get(timeout=600) for _ in jobs]
     broker_cpu = B.cpu_seconds(broker_pid) - broker_cpu0 if broker_pid else None
     for job in jobs:
@@ -189,20 +207,31 @@ def produce_rate(bootstrap, producers, records, processes=4, size=1024, topic="s
     seconds = max(r["end"] for r in reports) - start
     acked = sum(r["acked"] for r in reports)
     failed = sum(r["failed"] + r["unflushed"] for r in reports)
+    requests = sum(r["produce_requests"] for r in reports)
+    generator_cpu = sum(r["cpu_seconds"] for r in reports)
+    # every other process on the machine (other engineers' builds) over the run, in cores
+    busy = max(reports, key=lambda r: r["end"])["busy_end"] - busy0
+    others = max(0.0, (busy - generator_cpu - (broker_cpu or 0.0)) / seconds)
+    if sum(r["stats_reports"] for r in reports) < producers:
+        requests = None  # some producer sent no statistics after the run: the count would be short
     return {"records_per_second": acked / seconds, "seconds": seconds, "acked": acked, "failed": failed,
-            "processes": workers, "generator_cpu_seconds": sum(r["cpu_seconds"] for r in reports),
+            "produce_requests": requests,
+            "processes": workers, "generator_cpu_seconds": generator_cpu, "others_cores": others,
             "broker_cpu_seconds": broker_cpu, "load1_after": machine.load1()}
 
 
-def describe_run(run, wall_cores=1):
+def describe_run(run):
     """One line: rate, wall time, generator and broker cores over the run, load average after it."""
     text = (f"{run['records_per_second']:.0f} rec/s ({run['acked']} acknowledged in {run['seconds']:.2f} s, "
             f"{run['processes']} process(es); generator {run['generator_cpu_seconds'] / run['seconds']:.2f} cores")
     if run["broker_cpu_seconds"] is not None:
         text += f", broker {run['broker_cpu_seconds'] / run['seconds']:.2f} cores"
+        if run["produce_requests"]:
+            text += (f"; {run['produce_requests']} Produce requests, {run['acked'] / run['produce_requests']:.1f} "
+                     f"records each, broker {run['broker_cpu_seconds'] / run['produce_requests'] * 1e6:.1f} µs per request")
     if run["failed"]:
         text += f"; {run['failed']} NOT acknowledged"
-    return text + f"; load {run['load1_after']:.2f})"
+    return text + f"; other processes {run['others_cores']:.2f} cores; load {run['load1_after']:.2f})"
 
 
 def scale(broker, args, log, restartable):
