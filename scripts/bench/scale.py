@@ -5,12 +5,16 @@
   after, restart time (SIGTERM, start, first answered Metadata; Rampart only: tansu's memory storage
   forgets everything on restart) and the time of a Metadata request for all topics;
 - 1,000 idle connections (each has sent ApiVersions) and 200 active producers: aggregate produce rate of
-  200 librdkafka producers next to one, and the RSS growth per idle connection.
+  200 librdkafka producers next to one, and the RSS growth per idle connection. The producers are spread
+  over --processes worker processes (spawned, pinned to the generator's CPU, each with its share of the
+  Producer instances); the rate is acknowledged records / time from a common start barrier to the last
+  delivery, with the generator's and the broker's CPU-seconds over the run to tell which was the limit.
 
-Usage: scripts/bench/scale.py [--topics 1000] [--partitions 8] [--idle 1000] [--producers 200] [--out FILE]
-       [--no-peer] [--no-load] [--nofile N]
+Usage: scripts/bench/scale.py [--topics 1000] [--partitions 8] [--idle 1000] [--producers 200] [--processes 4]
+       [--records 200000] [--out FILE] [--no-peer] [--no-load | --no-topics] [--nofile N]
 
---no-load measures only the topics part (create, RSS, Metadata, restart); --no-peer runs Rampart only.
+--no-load measures only the topics part (create, RSS, Metadata, restart); --no-topics only the connections
+part (one topic for the producers); --no-peer runs Rampart only.
 """
 import argparse
 import json
@@ -88,45 +92,167 @@ def idle_connections(port, count):
     return sockets
 
 
-def produce_rate(bootstrap, producers, records, size=1024, topic="scale-00000"):
-    """Aggregate records/s of `producers` librdkafka producers sharing `records` records, driven round robin."""
-    clients = [Producer({"bootstrap.servers": bootstrap, "acks": "1", "linger.ms": 5, "batch.size": 1_000_000,
-                         "enable.idempotence": False}) for _ in range(producers)]
-    for client in clients:  # connect and fetch metadata before the clock starts
-        client.list_topics(topic, timeout=30)
-    value = os.urandom(size)
-    start = time.monotonic()
-    for i in range(records):
-        client = clients[i % producers]
-        while True:
-            try:
-                client.produce(topic, value)
-                break
-            except BufferError:
-                client.poll(0.005)
-        if i % 10_000 == 0:
-            for c in clients:
-                c.poll(0)
-    for client in clients:
-        if client.flush(120):
-            raise RuntimeError("records not delivered")
-    return records / (time.monotonic() - start)
+PRODUCER_CONFIG = {"acks": "1", "linger.ms": 5, "batch.size": 1_000_000, "enable.idempotence": False}
+
+
+def _share(total, parts):
+    """`total` split into `parts` integers as even as possible."""
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
+def _producer_worker(bootstrap, topic, records_per_producer, size, cpu, barrier, results):
+    """One load-generator process: a Producer per entry of `records_per_producer`, each connected and with
+    the topic's metadata before the common barrier; then the records are produced round robin over this
+    process's producers and flushed. Puts its start (after the barrier), end (last flush returned, i.e.
+    last delivery report), acknowledged and failed counts and CPU-seconds (all threads) on `results`."""
+    try:
+        if cpu is not None:
+            os.sched_setaffinity(0, {cpu})
+        failed = [0]
+
+        def on_failure(error, _message):
+            if error is not None:
+                failed[0] += 1
+
+        # delivery.report.only.error: no Python callback per acknowledged record (it would cost the
+        # single-core generator more than librdkafka does); an unacknowledged record is counted.
+        stats = {}  # latest librdkafka statistics (JSON text) per producer: Produce requests sent
+
+        def keeper(index):
+            def keep(text):
+                stats[index] = text
+            return keep
+
+        clients = [Producer({"bootstrap.servers": bootstrap, **PRODUCER_CONFIG, "delivery.report.only.error": True,
+                             "on_delivery": on_failure, "statistics.interval.ms": 1000, "stats_cb": keeper(i)})
+                   for i, _ in enumerate(records_per_producer)]
+        for client in clients:  # connect and fetch metadata before the clock starts
+            client.list_topics(topic, timeout=60)
+        value = os.urandom(size)
+        # round robin over this process's producers, each sending its own share
+        order = [i for r in range(max(records_per_producer)) for i, n in enumerate(records_per_producer) if r < n]
+        barrier.wait(300)
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        cpu0 = usage.ru_utime + usage.ru_stime
+        start = time.monotonic()
+        for n, index in enumerate(order):
+            client = clients[index]
+            while True:
+                try:
+                    client.produce(topic, value)
+                    break
+                except BufferError:
+                    client.poll(0.005)
+            if n % 10_000 == 0:
+                for c in clients:
+                    c.poll(0)
+        unflushed = sum(client.flush(120) for client in clients)
+        end = time.monotonic()
+        busy_end = machine.busy_seconds()
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        # after the clock stopped: wait for one more statistics report from every producer (interval 1 s)
+        stats.clear()
+        deadline = time.monotonic() + 3
+        while len(stats) < len(clients) and time.monotonic() < deadline:
+            for client in clients:
+                client.poll(0.01)
+        produce_requests = sum(broker.get("req", {}).get("Produce", 0)
+                               for text in stats.values() for broker in json.loads(text)["brokers"].values())
+        sent = len(order)
+        results.put({"start": start, "end": end, "sent": sent, "acked": sent - failed[0] - unflushed,
+                     "failed": failed[0], "unflushed": unflushed, "produce_requests": produce_requests,
+                     "stats_reports": len(stats), "busy_end": busy_end, "cpu_seconds": usage.ru_utime + usage.ru_stime - cpu0})
+    except BaseException as error:  # noqa: BLE001 - the parent reports it
+        barrier.abort()
+        results.put({"error": repr(error)})
+
+
+def produce_rate(bootstrap, producers, records, processes=4, size=1024, topic="scale-00000", cpu=1, broker_pid=None):
+    """Aggregate rate of `producers` librdkafka producers sharing `records` records, spread over
+    min(`processes`, `producers`) worker processes pinned to `cpu` (the load generator's core). Every
+    producer connects and fetches metadata first; the clock runs from the common start barrier (the
+    earliest worker's start) to the last delivery report (the latest flush), and the rate counts
+    acknowledged records only. Returns a dict: records_per_second, seconds, acked, failed, generator and
+    broker CPU-seconds over the run, and the 1-minute load average after it."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")  # no librdkafka state inherited through fork
+    workers = min(processes, producers)
+    per_producer = _share(records, producers)
+    counts = _share(producers, workers)
+    barrier = context.Barrier(workers + 1)
+    results = context.Queue()
+    jobs = []
+    first = 0
+    for count in counts:
+        job = context.Process(target=_producer_worker, daemon=True,
+                              args=(bootstrap, topic, per_producer[first:first + count], size, cpu, barrier, results))
+        first += count
+        job.start()
+        jobs.append(job)
+    try:
+        barrier.wait(300)
+    except Exception:  # noqa: BLE001 - a worker failed during setup: its error is on the queue
+        pass
+    broker_cpu0 = B.cpu_seconds(broker_pid) if broker_pid else None
+    busy0 = machine.busy_seconds()
+    reports = [results.get(timeout=600) for _ in jobs]
+    broker_cpu = B.cpu_seconds(broker_pid) - broker_cpu0 if broker_pid else None
+    for job in jobs:
+        job.join(30)
+    errors = [r["error"] for r in reports if "error" in r]
+    if errors:
+        raise RuntimeError(f"load generator failed: {errors[0]}")
+    start = min(r["start"] for r in reports)
+    seconds = max(r["end"] for r in reports) - start
+    acked = sum(r["acked"] for r in reports)
+    failed = sum(r["failed"] + r["unflushed"] for r in reports)
+    requests = sum(r["produce_requests"] for r in reports)
+    generator_cpu = sum(r["cpu_seconds"] for r in reports)
+    # every other process on the machine (other engineers' builds) over the run, in cores
+    busy = max(reports, key=lambda r: r["end"])["busy_end"] - busy0
+    others = max(0.0, (busy - generator_cpu - (broker_cpu or 0.0)) / seconds)
+    if sum(r["stats_reports"] for r in reports) < producers:
+        requests = None  # some producer sent no statistics after the run: the count would be short
+    return {"records_per_second": acked / seconds, "seconds": seconds, "acked": acked, "failed": failed,
+            "produce_requests": requests,
+            "processes": workers, "generator_cpu_seconds": generator_cpu, "others_cores": others,
+            "broker_cpu_seconds": broker_cpu, "load1_after": machine.load1()}
+
+
+def describe_run(run):
+    """One line: rate, wall time, generator and broker cores over the run, load average after it."""
+    text = (f"{run['records_per_second']:.0f} rec/s ({run['acked']} acknowledged in {run['seconds']:.2f} s, "
+            f"{run['processes']} process(es); generator {run['generator_cpu_seconds'] / run['seconds']:.2f} cores")
+    if run["broker_cpu_seconds"] is not None:
+        text += f", broker {run['broker_cpu_seconds'] / run['seconds']:.2f} cores"
+        if run["produce_requests"]:
+            text += (f"; {run['produce_requests']} Produce requests, {run['acked'] / run['produce_requests']:.1f} "
+                     f"records each, broker {run['broker_cpu_seconds'] / run['produce_requests'] * 1e6:.1f} µs per request")
+    if run["failed"]:
+        text += f"; {run['failed']} NOT acknowledged"
+    return text + f"; other processes {run['others_cores']:.2f} cores; load {run['load1_after']:.2f})"
 
 
 def scale(broker, args, log, restartable):
     result = {"broker": broker.name}
     rss0, _ = B.memory_mib(broker.pid)
-    result["create_seconds"] = create_topics(broker.bootstrap(), args.topics, args.partitions,
-                                             log=lambda line: print(line, flush=True))
-    result["open_fds"] = len(os.listdir(f"/proc/{broker.pid}/fd"))
-    time.sleep(1)
-    result["rss_empty_mib"] = rss0
-    result["rss_topics_mib"] = B.memory_mib(broker.pid)[0]
-    result["metadata_seconds"], result["metadata_bytes"] = metadata_all_seconds(broker.listeners["PLAINTEXT"])
-    log(f"{broker.name}: created {args.topics}×{args.partitions} in {result['create_seconds']:.1f} s; RSS "
-        f"{rss0:.0f} → {result['rss_topics_mib']:.0f} MiB; Metadata(all) {result['metadata_seconds'] * 1000:.1f} ms "
-        f"({result['metadata_bytes']} bytes); {result['open_fds']} descriptors open; load {machine.load1():.2f}")
-    if restartable:
+    if args.no_topics:
+        # only the topic the producers write to (same partition count as the topics part)
+        result["create_seconds"] = create_topics(broker.bootstrap(), 1, args.partitions, log=lambda line: None)
+        result["rss_empty_mib"] = rss0
+    else:
+        result["create_seconds"] = create_topics(broker.bootstrap(), args.topics, args.partitions,
+                                                 log=lambda line: print(line, flush=True))
+        result["open_fds"] = len(os.listdir(f"/proc/{broker.pid}/fd"))
+        time.sleep(1)
+        result["rss_empty_mib"] = rss0
+        result["rss_topics_mib"] = B.memory_mib(broker.pid)[0]
+        result["metadata_seconds"], result["metadata_bytes"] = metadata_all_seconds(broker.listeners["PLAINTEXT"])
+        log(f"{broker.name}: created {args.topics}×{args.partitions} in {result['create_seconds']:.1f} s; RSS "
+            f"{rss0:.0f} → {result['rss_topics_mib']:.0f} MiB; Metadata(all) {result['metadata_seconds'] * 1000:.1f} ms "
+            f"({result['metadata_bytes']} bytes); {result['open_fds']} descriptors open; load {machine.load1():.2f}")
+    if restartable and not args.no_topics:
         broker.stop()
         start = time.monotonic()
         broker.start(0)
@@ -137,19 +263,27 @@ def scale(broker, args, log, restartable):
             f"RSS {result['rss_after_restart_mib']:.0f} MiB, {len(os.listdir(f'/proc/{broker.pid}/fd'))} descriptors open")
     if args.no_load:
         return result
-    single = produce_rate(broker.bootstrap(), 1, args.records)
+    single = produce_rate(broker.bootstrap(), 1, args.records, processes=1, broker_pid=broker.pid)
+    log(f"{broker.name}: 1 producer, no idle connections: {describe_run(single)}")
     before = B.memory_mib(broker.pid)[0]
     sockets = idle_connections(broker.listeners["PLAINTEXT"], args.idle)
     time.sleep(1)
     after = B.memory_mib(broker.pid)[0]
-    many = produce_rate(broker.bootstrap(), args.producers, args.records)
+    per_idle = (after - before) * 1024 / args.idle if args.idle else 0.0
+    log(f"{broker.name}: {args.idle} idle connections open: RSS {before:.1f} → {after:.1f} MiB, "
+        f"+{per_idle:.1f} KiB per connection; load {machine.load1():.2f}")
+    many = produce_rate(broker.bootstrap(), args.producers, args.records, processes=args.processes,
+                        broker_pid=broker.pid)
+    log(f"{broker.name}: {args.producers} producers with the {args.idle} idle connections open: {describe_run(many)}")
+    broker.check()
     for sock in sockets:
         sock.close()
-    result.update({"single_producer_rps": single, "many_producers_rps": many, "idle": args.idle,
-                   "producers": args.producers, "rss_per_idle_connection_kib": (after - before) * 1024 / args.idle})
-    log(f"{broker.name}: 1 producer {single:.0f} rec/s; {args.producers} producers with {args.idle} idle "
-        f"connections open {many:.0f} rec/s ({many / single:.2f}×); RSS +{(after - before) * 1024 / args.idle:.1f} "
-        f"KiB per idle connection; load {machine.load1():.2f}")
+    ratio = many["records_per_second"] / single["records_per_second"]
+    result.update({"single_producer_rps": single["records_per_second"], "many_producers_rps": many["records_per_second"],
+                   "many_to_single": ratio, "single_run": single, "many_run": many, "idle": args.idle,
+                   "producers": args.producers, "processes": many["processes"],
+                   "rss_per_idle_connection_kib": per_idle})
+    log(f"{broker.name}: {args.producers} producers / 1 producer = {ratio:.2f}× (issue 8 asks ≥ 0.80×)")
     return result
 
 
@@ -160,11 +294,15 @@ def main():
     parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--idle", type=int, default=1000)
     parser.add_argument("--producers", type=int, default=200)
-    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--records", type=int, default=200_000, help="records per produce run (shared by the producers)")
+    parser.add_argument("--processes", type=int, default=4,
+                        help="load-generator processes the producers are spread over (all on the generator's CPU)")
     parser.add_argument("--nofile", type=int, default=65536, help="RLIMIT_NOFILE for the brokers")
     parser.add_argument("--out", default=str(ROOT / ".bench" / "scale.json"))
     parser.add_argument("--no-peer", action="store_true", help="Rampart only")
     parser.add_argument("--no-load", action="store_true", help="only the topics part (no idle connections, no producers)")
+    parser.add_argument("--no-topics", action="store_true",
+                        help="only the connections part: one topic for the producers, no restart or Metadata timing")
     args = parser.parse_args()
     # The brokers inherit this limit: Rampart keeps one descriptor per segment (an empty partition: 1) plus
     # one per connection, and refuses partitions that would eat into its reserve (a tenth of the limit).
