@@ -287,8 +287,9 @@ public final class TLSHandler: ChannelDuplexHandler {
                     toEncrypt[toEncrypt.startIndex] = first
                 }
             }
+            // A small answer gets a buffer its size; `encrypt` grows a spare that is too small.
             var buffer = spareChunks.popLast()
-                ?? context.channel.allocator.buffer(capacity: TLSConnection.ciphertextRoom(plaintext: Self.chunkPlaintext, writes: 16))
+                ?? context.channel.allocator.buffer(capacity: TLSConnection.ciphertextRoom(plaintext: size, writes: pieces.count))
             buffer.clear()
             if let error = connection.encrypt(pieces, into: &buffer) {
                 promises.forEach { $0.fail(error) }
