@@ -42,8 +42,8 @@ final class ReceiveWatermarkHandler: ChannelInboundHandler {
         update(context: context)
     }
 
-    /// The mark for `plaintextAwaited` bytes of frame still to come, of which `ciphertextAwaited` bytes
-    /// (a lower bound) must still arrive on the socket.
+    /// The mark when at least `ciphertextAwaited` more bytes must arrive on the socket before the frame
+    /// in progress can complete: that many, capped, or 1 byte for a small remainder.
     static func watermark(ciphertextAwaited: Int) -> Int {
         ciphertextAwaited >= smallest ? min(ciphertextAwaited, largest) : 1
     }
