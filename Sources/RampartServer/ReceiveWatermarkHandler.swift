@@ -26,15 +26,14 @@ final class ReceiveWatermarkHandler: ChannelInboundHandler {
     static let largest = 512 * 1024
 
     private let progress: KafkaFrameProgress
-    private weak var tls: TLSHandler?
-    private let isTLS: Bool
+    /// The connection's TLS handler (also in the pipeline; it holds nothing back), nil on plaintext.
+    private let tls: TLSHandler?
     private var current = 1
     private var disabled = false
 
     init(progress: KafkaFrameProgress, tls: TLSHandler?) {
         self.progress = progress
         self.tls = tls
-        self.isTLS = tls != nil
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -51,13 +50,7 @@ final class ReceiveWatermarkHandler: ChannelInboundHandler {
     private func update(context: ChannelHandlerContext) {
         guard !disabled else { return }
         let plaintext = progress.bytesAwaited
-        let awaited: Int
-        if isTLS {
-            guard let tls else { return }
-            awaited = tls.ciphertextAwaited(forPlaintext: plaintext)
-        } else {
-            awaited = plaintext
-        }
+        let awaited = tls?.ciphertextAwaited(forPlaintext: plaintext) ?? plaintext
         let mark = Self.watermark(ciphertextAwaited: awaited)
         guard mark != current, let options = context.channel.syncOptions else { return }
         do {

@@ -53,11 +53,8 @@ public final class StorageThreadPool: Sendable {
 /// Threads draining one shared FIFO of closures: an item waits only while every thread is busy.
 final class SharedWorkQueue: Sendable {
     private let queue = BlockingFIFO<@Sendable () -> Void>()
-    /// Number of threads.
-    let threadCount: Int
 
     init(threads: Int, name: String) {
-        threadCount = threads
         let queue = self.queue
         for i in 0..<threads {
             startDetachedThread(name: "\(name)-\(i)") {
