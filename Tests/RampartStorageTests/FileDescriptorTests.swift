@@ -151,12 +151,17 @@ import Testing
         budget.onApproval = { guardian.noteOpened($0) }
         #expect(budget.refusal(newPartitions: 160) == nil)
         open.withLock { $0 += 160 }
-        var admitted = 0
-        while admitted < 100 {
-            open.withLock { $0 += 1 }
-            guard guardian.admit().admitted else { break }
-            admitted += 1
+        // Connections arrive one by one, each taking a descriptor, until one is refused (or `most`).
+        func connect(_ guardian: ConnectionDescriptorGuard, counter: borrowing Mutex<Int>, most: Int) -> Int {
+            var admitted = 0
+            while admitted < most {
+                counter.withLock { $0 += 1 }
+                guard guardian.admit().admitted else { break }
+                admitted += 1
+            }
+            return admitted
         }
+        let admitted = connect(guardian, counter: open, most: 100)
         #expect(admitted == 224 - 180, "181 … 224 open, then refused")
         #expect(budget.refusal(newPartitions: 100) != nil)
         // Without being told, the estimate (20 + admitted) stays far below the limit until the count is
@@ -165,12 +170,6 @@ import Testing
         let unaware = ConnectionDescriptorGuard(limit: 256, floor: 32, openCount: { blind.withLock { $0 } })
         _ = unaware.admit()
         blind.withLock { $0 += 160 }
-        var handedOut = 0
-        while handedOut < 60 {
-            blind.withLock { $0 += 1 }
-            guard unaware.admit().admitted else { break }
-            handedOut += 1
-        }
-        #expect(handedOut == 60)
+        #expect(connect(unaware, counter: blind, most: 60) == 60)
     }
 }
